@@ -1,0 +1,5 @@
+"""``python -m digitnet`` runs the command line."""
+
+from .cli import entrypoint
+
+entrypoint()

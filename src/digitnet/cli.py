@@ -1,0 +1,229 @@
+"""The command line: ``digitnet train | evaluate``.
+
+``main(argv) -> int`` parses, runs and returns an exit code; ``entrypoint()`` is the console
+script. Every failure a user can cause (a bad flag value, a missing or corrupted file, a learning
+rate that diverges) ends with one line on stderr and a non-zero exit, never a traceback:
+2 for bad input, 1 for a run that failed, 130 for Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import __version__
+from .data import DATASETS, DataError, Split, load_dataset
+from .layers import Dropout, Layer, layer_from_config
+from .network import Network, dense_stack
+from .optimizers import OPTIMIZERS, SCHEDULES
+from .persistence import ModelFileError, load_model, save_model
+from .presets import DEFAULTS, PRESETS
+from .training import TrainConfig, TrainingDiverged, fit, load_checkpoint
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported in one line, exit code 2."""
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in text.replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes must be integers such as 784,16,16,10, not {text!r}")
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"sizes need at least two positive widths, not {text!r}")
+    return sizes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="digitnet", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"digitnet {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a network and save it",
+                       description="Train a network on MNIST or Fashion-MNIST and save it as a model file.")
+    t.add_argument("--preset", choices=sorted(PRESETS), help="a named configuration (flags override it)")
+    arch = t.add_argument_group("architecture")
+    arch.add_argument("--sizes", type=_sizes, help="layer widths, e.g. 784,16,16,10")
+    arch.add_argument("--activation", choices=["sigmoid", "tanh", "relu"], help="hidden activation")
+    arch.add_argument("--output-activation", choices=["sigmoid", "softmax"], help="output activation")
+    arch.add_argument("--cost", choices=["quadratic", "cross-entropy"])
+    arch.add_argument("--init", choices=["normal", "scaled", "he", "glorot"])
+    arch.add_argument("--dropout", type=float, help="dropout rate after each hidden layer")
+    arch.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    opt = t.add_argument_group("optimisation")
+    opt.add_argument("--epochs", type=int)
+    opt.add_argument("--batch-size", type=int)
+    opt.add_argument("--eta", "--lr", dest="eta", type=float, help="learning rate")
+    opt.add_argument("--optimizer", choices=OPTIMIZERS)
+    opt.add_argument("--momentum", type=float)
+    opt.add_argument("--weight-decay", type=float, help="L2 weight decay")
+    opt.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule")
+    opt.add_argument("--warmup", type=int, help="epochs of linear learning-rate warm-up")
+    opt.add_argument("--early-stopping", type=int, metavar="PATIENCE",
+                     help="stop after PATIENCE epochs without a better validation accuracy; keep the best")
+    opt.add_argument("--seed", type=int, default=0, help="seed of all randomness (default 0)")
+    data = t.add_argument_group("data")
+    data.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
+    data.add_argument("--data-dir", type=Path, help="folder with the IDX files (default: $DIGITNET_DATA_DIR or the cache)")
+    data.add_argument("--validation", type=int, default=10_000,
+                      help="validation images held out from the training file (0: train on all 60k)")
+    data.add_argument("--limit", type=int, help="train on the first N training images only (quick runs)")
+    out = t.add_argument_group("output")
+    out.add_argument("-o", "--output", type=Path, default=Path("model.npz"), help="model file to write")
+    out.add_argument("--checkpoint", type=Path, help="write a resumable checkpoint here after each epoch")
+    out.add_argument("--resume", type=Path, metavar="CHECKPOINT", help="continue a run from its checkpoint")
+    out.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    e = sub.add_parser("evaluate", help="test a model file",
+                       description="Accuracy, per-digit accuracy and confusion matrix on the test set.")
+    e.add_argument("model", type=Path)
+    e.add_argument("--dataset", choices=sorted(DATASETS), help="default: the model's own dataset")
+    e.add_argument("--data-dir", type=Path)
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """Flag values: the command line over the preset over the defaults."""
+    opts = dict(DEFAULTS)
+    if args.preset:
+        opts.update(PRESETS[args.preset])
+    opts.update({k: v for k, v in vars(args).items() if v is not None})
+    return opts
+
+
+def build_network(opts: dict[str, Any]) -> Network:
+    """The network the options describe: a preset's layer list, or a dense stack of ``sizes``."""
+    if opts.get("layers"):
+        layers: list[Layer] = [layer_from_config(c) for c in opts["layers"]]
+        return Network(layers, cost=opts["cost"], seed=opts["seed"], dtype=opts["dtype"])
+    sizes = opts["sizes"]
+    layers = dense_stack(sizes, opts["activation"], opts["output_activation"], opts["init"])
+    if opts["dropout"]:
+        # After each hidden activation: positions 1, 3, ... except the output's.
+        for pos in range(len(layers) - 3, 0, -2):
+            layers.insert(pos + 1, Dropout(opts["dropout"]))
+    return Network(layers, cost=opts["cost"], seed=opts["seed"], dtype=opts["dtype"],
+                   input_shape=(sizes[0],))
+
+
+def _augmenter(spec: dict[str, float] | None):
+    if not spec:
+        return None
+    from .augment import Augmenter  # scipy is only needed when augmenting
+
+    return Augmenter(**spec)
+
+
+def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    if args.resume:
+        net, optimizer, config, state, meta = load_checkpoint(args.resume)
+        dataset = meta["dataset"]["name"]
+        data = load_dataset(dataset, args.data_dir, meta["training"]["validation"])
+        if data.sha256 != meta["dataset"]["sha256"]:
+            raise UsageError(f"{args.resume} was trained on other {dataset} files than {data.sha256[:12]}")
+        command, validation = meta["training"]["command"], meta["training"]["validation"]
+        print(f"resuming {args.resume} after epoch {state.epoch} of {config.epochs}")
+    else:
+        opts = _options(args)
+        config = TrainConfig(
+            epochs=opts["epochs"], batch_size=opts["batch_size"], optimizer=opts["optimizer"],
+            lr=opts["eta"], momentum=opts["momentum"], weight_decay=opts["weight_decay"],
+            schedule=opts["schedule"], warmup=opts["warmup"], early_stopping=opts["early_stopping"],
+            augment=opts["augment"] or {},
+        )
+        net = build_network(opts)
+        validation = opts["validation"]
+        data = load_dataset(opts["dataset"], args.data_dir, validation)
+        if args.limit:
+            data = dataclasses.replace(data, train=Split(data.train.X[:args.limit], data.train.y[:args.limit]))
+        optimizer, state = config.make_optimizer(), None
+        command = shlex.join(["digitnet", *argv])
+        print(f"{net.describe()}; {len(data.train.X)} training images, "
+              f"{config.epochs} epochs, batch {config.batch_size}, {config.optimizer} eta {config.lr:g}")
+    if config.early_stopping and data.validation is None:
+        raise UsageError("--early-stopping needs a validation set (--validation > 0)")
+    meta = {
+        "training": {"command": command, "seed": getattr(args, "seed", None), "validation": validation},
+        "dataset": {"name": data.name, "sha256": data.sha256},
+    }
+    try:
+        state = fit(net, data, config, optimizer, state, augment=_augmenter(config.augment),
+                    checkpoint=args.checkpoint or args.resume, progress=not args.no_progress, metadata=meta)
+    except TrainingDiverged as e:
+        print(f"digitnet: training stopped: {e}; {args.output} was not written", file=sys.stderr)
+        return 1
+    if state.interrupted and state.epoch == 0:
+        print("interrupted before the first epoch ended: no model written", file=sys.stderr)
+        return 130
+    test_acc = net.evaluate(data.test.X, data.test.y)
+    meta["training"]["config"] = dataclasses.asdict(config)
+    meta.update(history=state.history, test_accuracy=test_acc, epochs_completed=state.epoch)
+    save_model(args.output, net, meta)
+    if state.interrupted:
+        print(f"interrupted: saved the model of epoch {state.epoch} to {args.output}", file=sys.stderr)
+        return 130
+    print(f"test accuracy {test_acc:.4f} ({round(test_acc * len(data.test.y))} / {len(data.test.y)})"
+          f"; saved {args.output}")
+    return 0
+
+
+def confusion_matrix(y: np.ndarray, pred: np.ndarray, k: int = 10) -> np.ndarray:
+    """``C[i, j]`` counts the images of class ``i`` predicted as ``j``."""
+    C = np.zeros((k, k), dtype=np.int64)
+    np.add.at(C, (y, pred), 1)
+    return C
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    net, meta = load_model(args.model)
+    name = args.dataset or meta.get("dataset", {}).get("name", "mnist")
+    data = load_dataset(name, args.data_dir, validation=0)
+    pred = net.predict(data.test.X)
+    C = confusion_matrix(data.test.y, pred)
+    per_digit = (np.diag(C) / C.sum(axis=1)).tolist()
+    accuracy = float(np.trace(C) / C.sum())
+    if args.json:
+        print(json.dumps({"model": str(args.model), "dataset": name, "n": int(C.sum()), "accuracy": accuracy,
+                          "per_digit_accuracy": per_digit, "confusion_matrix": C.tolist()}))
+        return 0
+    print(f"{args.model}: {net.describe()}")
+    print(f"test accuracy on {name}: {accuracy:.4f} ({np.trace(C)} / {C.sum()})")
+    print("per digit:  " + "  ".join(f"{d}:{a:.3f}" for d, a in enumerate(per_digit)))
+    print("confusion matrix (rows: true digit, columns: predicted)")
+    print("      " + "".join(f"{j:>6}" for j in range(10)))
+    for i, row in enumerate(C):
+        print(f"{i:>6}" + "".join(f"{v:>6}" for v in row))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``digitnet`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # argparse has printed its usage line (or --help)
+        return int(e.code or 0)
+    try:
+        if args.command == "train":
+            return cmd_train(args, argv)
+        return cmd_evaluate(args)
+    except (UsageError, DataError, ModelFileError, ValueError) as e:
+        print(f"digitnet: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("digitnet: interrupted", file=sys.stderr)
+        return 130
+
+
+def entrypoint() -> None:
+    """The ``digitnet`` console script."""
+    raise SystemExit(main())

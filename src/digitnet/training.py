@@ -1,0 +1,204 @@
+"""The training loop: epochs of shuffled mini-batches, metrics, early stopping and checkpoints.
+
+``fit`` runs mini-batch gradient descent as in Nielsen's ``SGD``, vectorised: each epoch draws a
+permutation from the network's generator, walks the shuffled training set in slices of
+``batch_size`` rows, backpropagates each slice in one pass and lets the optimizer update the
+weights. After each epoch it records the mean training cost over the epoch's batches, the
+validation accuracy, the learning rate and the seconds taken.
+
+All randomness (shuffling, augmentation, dropout) is drawn from ``net.rng`` in a fixed order, so
+the same seed gives the same bits, and a checkpoint that stores the generator's state resumes
+exactly where an uninterrupted run would be.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .data import Dataset, one_hot
+from .network import Network
+from .optimizers import Optimizer, learning_rate, make_optimizer
+from .persistence import ModelFileError, read_model_file, save_model
+
+
+class TrainingDiverged(Exception):
+    """The cost became NaN or infinite: the weights are garbage and must not be saved."""
+
+
+@dataclass
+class TrainConfig:
+    """How to train; every field is a ``digitnet train`` flag and is stored in the model file."""
+
+    epochs: int = 30
+    batch_size: int = 10
+    optimizer: str = "sgd"
+    lr: float = 3.0
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    warmup: int = 0
+    early_stopping: int = 0  # patience in epochs without a better validation accuracy; 0 = off
+    augment: dict[str, float] = field(default_factory=dict)  # see digitnet.augment; empty = off
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, not {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, not {self.batch_size}")
+        if self.early_stopping < 0:
+            raise ValueError(f"early-stopping patience must be >= 0, not {self.early_stopping}")
+        learning_rate(self.lr, 0, self.epochs, self.schedule, self.warmup)  # validates the schedule
+        self.make_optimizer()  # validates the optimizer's hyper-parameters
+
+    def make_optimizer(self) -> Optimizer:
+        return make_optimizer(self.optimizer, self.lr, self.momentum, self.weight_decay)
+
+
+@dataclass
+class TrainState:
+    """Where a run stands after an epoch: enough, with the weights, to resume it exactly."""
+
+    epoch: int = 0  # epochs completed
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_accuracy: float = -1.0
+    best_epoch: int = 0
+    best_weights: dict[str, np.ndarray] | None = None
+    interrupted: bool = False
+    stopped_early: bool = False
+
+
+def _copy_weights(net: Network) -> dict[str, np.ndarray]:
+    return {k: v.copy() for k, v in net.state_dict().items()}
+
+
+def fit(
+    net: Network,
+    data: Dataset,
+    config: TrainConfig,
+    optimizer: Optimizer | None = None,
+    state: TrainState | None = None,
+    augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+    checkpoint: str | Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    metadata: dict[str, Any] | None = None,
+) -> TrainState:
+    """Train ``net`` on ``data.train`` for ``config.epochs`` epochs (continuing ``state`` if given).
+
+    Returns the final ``TrainState``. Ctrl-C ends the run at once and restores the weights of the
+    last completed epoch (``state.interrupted``); with early stopping the best epoch's weights
+    are restored at the end. A NaN or infinite cost raises ``TrainingDiverged``, leaving the
+    weights of the last completed epoch in place.
+    """
+    optimizer = optimizer or config.make_optimizer()
+    state = state or TrainState()
+    X, Y = data.train.X, one_hot(data.train.y)  # (n, 784), (n, 10)
+    n = len(X)
+    n_batches = math.ceil(n / config.batch_size)
+    last_good = _copy_weights(net)
+    try:
+        for epoch in range(state.epoch, config.epochs):
+            start = time.perf_counter()
+            optimizer.lr = learning_rate(config.lr, epoch, config.epochs, config.schedule, config.warmup)
+            perm = net.rng.permutation(n)  # (n,)
+            Xs, Ys = X[perm], Y[perm]  # one gather per epoch; the batches below are views
+            total = 0.0
+            with tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
+                      disable=not progress, mininterval=0.5, unit="batch") as bar:
+                for i in range(0, n, config.batch_size):
+                    xb = Xs[i:i + config.batch_size]  # (b, 784)
+                    if augment is not None:
+                        xb = augment(xb, net.rng)
+                    cost = net.backprop(xb, Ys[i:i + config.batch_size])
+                    if not math.isfinite(cost):
+                        raise TrainingDiverged(
+                            f"the cost became {cost} in epoch {epoch + 1}: the learning rate "
+                            f"({optimizer.lr:g}) is probably too high; try a smaller --eta"
+                        )
+                    optimizer.step(net.params, net.grads)
+                    total += cost * len(xb)
+                    bar.update(1)
+            record = {"epoch": epoch + 1, "train_cost": total / n, "lr": optimizer.lr}
+            if data.validation is not None:
+                record["val_accuracy"] = net.evaluate(data.validation.X, data.validation.y)
+            record["seconds"] = time.perf_counter() - start
+            state.history.append(record)
+            state.epoch = epoch + 1
+            last_good = _copy_weights(net)
+            acc = record.get("val_accuracy", -record["train_cost"])
+            if acc > state.best_accuracy:
+                state.best_accuracy, state.best_epoch = acc, epoch + 1
+                if config.early_stopping:
+                    state.best_weights = last_good
+            log(format_epoch(record, config.epochs))
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, net, optimizer, config, state, metadata)
+            if config.early_stopping and state.epoch - state.best_epoch >= config.early_stopping:
+                state.stopped_early = True
+                log(f"early stopping: no better validation accuracy for {config.early_stopping} epochs")
+                break
+    except KeyboardInterrupt:
+        state.interrupted = True
+        net.load_state_dict(last_good)
+        return state
+    except TrainingDiverged:
+        net.load_state_dict(last_good)
+        raise
+    if state.best_weights is not None:
+        net.load_state_dict(state.best_weights)
+    return state
+
+
+def format_epoch(record: dict[str, Any], epochs: int) -> str:
+    """One line per epoch: epoch, training cost, validation accuracy, learning rate, seconds."""
+    val = f"  val acc {record['val_accuracy']:.4f}" if "val_accuracy" in record else ""
+    return (f"epoch {record['epoch']:>3}/{epochs}  cost {record['train_cost']:.4f}{val}"
+            f"  lr {record['lr']:.4g}  {record['seconds']:.2f} s")
+
+
+def save_checkpoint(path: str | Path, net: Network, optimizer: Optimizer, config: TrainConfig,
+                    state: TrainState, metadata: dict[str, Any] | None = None) -> None:
+    """Save everything ``resume`` needs: weights, optimizer state, generator state, history."""
+    extra = {f"opt.{k}": v for k, v in optimizer.state_dict().items()}
+    if state.best_weights is not None:
+        extra.update({f"best.{k}": v for k, v in state.best_weights.items()})
+    meta = {
+        **(metadata or {}),
+        "training": {**(metadata or {}).get("training", {}), "config": dataclasses.asdict(config)},
+        "history": state.history,
+        "checkpoint": {
+            "epoch": state.epoch,
+            "rng_state": net.rng.bit_generator.state,
+            "best_accuracy": state.best_accuracy,
+            "best_epoch": state.best_epoch,
+        },
+    }
+    save_model(path, net, meta, extra)
+
+
+def load_checkpoint(path: str | Path) -> tuple[Network, Optimizer, TrainConfig, TrainState, dict[str, Any]]:
+    """Rebuild the network, optimizer, config and state saved by ``save_checkpoint``."""
+    meta, arrays = read_model_file(path)
+    try:
+        ck = meta["checkpoint"]
+        config = TrainConfig(**meta["training"]["config"])
+        net = Network.from_config(meta["architecture"])
+        net.load_state_dict({k: arrays[k] for k in net.state_dict()})
+        net.rng.bit_generator.state = ck["rng_state"]
+        optimizer = config.make_optimizer()
+        opt_state = {k[4:]: v for k, v in arrays.items() if k.startswith("opt.")}
+        optimizer.load_state_dict(opt_state, net.params)
+        best = {k[5:]: v for k, v in arrays.items() if k.startswith("best.")} or None
+        state = TrainState(epoch=ck["epoch"], history=meta["history"], best_accuracy=ck["best_accuracy"],
+                           best_epoch=ck["best_epoch"], best_weights=best)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(f"{path} is not a usable checkpoint ({e})") from None
+    return net, optimizer, config, state, meta
