@@ -1,0 +1,305 @@
+"""Turn any image of a digit (a canvas drawing, a photo, a file) into a 784-vector like MNIST's.
+
+The recipe is the one MNIST itself was built with (LeCun, Cortes & Burges): the digit is
+size-normalised to fit a 20 x 20 box keeping its aspect ratio, anti-aliased, then placed in a
+28 x 28 field so that its centre of mass sits at the centre. A network trained on MNIST has only
+ever seen digits prepared this way, so a drawing must be prepared the same way to be read well.
+
+Each step is a small function, in the order :func:`to_mnist` calls them::
+
+    to_grayscale -> normalise_polarity -> check_ink -> crop_to_ink -> fit_20 -> centre_by_mass
+
+Coordinates are 0-based pixel indices: pixel ``(i, j)`` is row ``i``, column ``j``, and a centre of
+mass is ``sum(i * v) / sum(v)``. In this convention the MNIST digits have their centre of mass
+at (14, 14): every one of the 10 000 test digits lies within 0.5 px of it on both axes (mean 13.99
+rows, 14.01 columns, std 0.29 = that of an integer shift), so that is the target here, reached by an
+integer shift just as in MNIST.
+"""
+
+from __future__ import annotations
+
+import warnings
+from os import PathLike
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps
+
+__all__ = [
+    "MAX_PIXELS",
+    "BlankImageError",
+    "to_mnist",
+    "load_image",
+    "to_grayscale",
+    "normalise_polarity",
+    "check_ink",
+    "crop_to_ink",
+    "fit_20",
+    "centre_by_mass",
+]
+
+MAX_PIXELS = 40_000_000
+"""Images with more pixels than this are refused unread (decompression bombs)."""
+
+SIDE = 28
+"""Side of the MNIST field."""
+BOX = 20
+"""Side of the box the digit is fitted into, inside the field."""
+CENTRE = (14, 14)
+"""Where MNIST puts the centre of mass, as 0-based (row, column) pixel indices."""
+
+NOISE_SIGMAS = 3.0
+"""Paper up to this many standard deviations brighter than its median is background, not ink."""
+INK_LEVEL = 0.1
+"""Intensity (0..1, after polarity) above which a pixel counts as ink rather than faint noise."""
+MIN_INK_PIXELS = 5
+"""Fewer ink pixels than this is a blank image (a speck, a stray click)."""
+MIN_INK_MASS = 2e-4
+"""Total ink below this fraction of the image area is a blank image (a faint dot)."""
+
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
+
+
+class BlankImageError(ValueError):
+    """The image holds no (or almost no) ink: nothing to predict."""
+
+
+def to_mnist(image: np.ndarray | Image.Image) -> np.ndarray:
+    """Prepare one image of a digit as an MNIST input.
+
+    Parameters
+    ----------
+    image : array or PIL Image
+        ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)``; any of the dtypes that
+        :func:`to_grayscale` accepts. Light ink on dark, dark ink on light and a canvas with a
+        transparent background all work.
+
+    Returns
+    -------
+    x : ndarray, shape (784,), float32
+        The 28 x 28 field, row-major, in [0, 1] with its maximum exactly 1.
+
+    Raises
+    ------
+    BlankImageError
+        There is no digit to read (a ``ValueError``).
+    ValueError
+        The array is not an image (bad shape or dtype, NaN or infinity).
+    """
+    gray = normalise_polarity(to_grayscale(image))  # (H, W), ink bright on 0
+    check_ink(gray)
+    field = centre_by_mass(fit_20(crop_to_ink(gray)))  # (28, 28)
+    peak = field.max()
+    if not peak > 0:  # only after extreme downscaling of a few far-apart specks
+        raise BlankImageError("no digit found: the image is blank")
+    return (field / peak).reshape(SIDE * SIDE)  # (784,) float32; peak / peak == 1 exactly
+
+
+def to_grayscale(image: np.ndarray | Image.Image) -> np.ndarray:
+    """Return the image's intensity as a float32 ``(H, W)`` array in [0, 1].
+
+    Integers are scaled by their range: ``uint8`` by 255, ``uint16`` by 65535, ``bool`` is 0 or 1;
+    other integers and floats are taken to be in [0, 1] when their maximum is at most 1, otherwise
+    in [0, 255]; values outside are clipped. Colour becomes luminance (ITU-R 601 weights).
+
+    Transparency is composited away. The drawing canvas gives light ink on a transparent
+    background, so the usual case is compositing over black (``ink = luminance * alpha``). When the
+    painted (opaque) part is mostly dark, as with black strokes on a transparent PNG, the image is
+    composited over white instead, so the ink stays visible and polarity is settled later.
+    """
+    if isinstance(image, Image.Image):
+        image = _pil_to_array(image)
+    a = np.asarray(image)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
+        raise ValueError(
+            f"expected an image of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {a.shape}"
+        )
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise ValueError(f"the image is empty: shape {a.shape}")
+    v = _to_unit(a)  # same shape, float32 in [0, 1]
+    if v.ndim == 2:
+        return v
+    lum = v[:, :, :3] @ _LUMA  # (H, W)
+    if v.shape[2] == 3:
+        return lum
+    alpha = v[:, :, 3]  # (H, W)
+    if alpha.min() == 1.0:
+        return lum
+    painted = alpha.sum(dtype=np.float64)
+    if painted == 0:  # fully transparent: nothing drawn
+        return np.zeros_like(lum)
+    if (lum * alpha).sum(dtype=np.float64) / painted >= 0.5:
+        return lum * alpha  # over black
+    return lum * alpha + (1.0 - alpha)  # over white
+
+
+def normalise_polarity(gray: np.ndarray) -> np.ndarray:
+    """Make the ink bright on a black background, as in MNIST, and return the result.
+
+    The outer frame of pixels is taken to be background (a digit rarely fills the border). If
+    the border's median is brighter than the middle of the image's range, the paper is light
+    and the ink dark, so the image is inverted. Then everything up to the paper's level plus
+    ``NOISE_SIGMAS`` times its noise (the border's median, and its robust standard deviation
+    from the median absolute deviation) becomes 0 and the rest is stretched back to [0, 1]:
+    grey, grainy paper in a photo becomes black rather than faint ink everywhere. A clean canvas
+    has a flat border, so for it this is only the inversion, if any.
+    """
+    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
+    lo, hi = float(gray.min()), float(gray.max())
+    if np.median(border) > (lo + hi) / 2:
+        gray = 1.0 - gray
+        border = 1.0 - border
+    background = float(np.median(border))
+    sigma = 1.4826 * float(np.median(np.abs(border - background)))  # robust std of the paper
+    floor = background + NOISE_SIGMAS * sigma
+    if floor >= 1.0:
+        return np.zeros_like(gray)
+    return np.clip((gray - floor) / (1.0 - floor), 0.0, 1.0, dtype=gray.dtype)
+
+
+def check_ink(gray: np.ndarray) -> None:
+    """Raise :class:`BlankImageError` unless there is enough ink to be a digit.
+
+    ``gray`` has bright ink on 0 (after :func:`normalise_polarity`). Ink is whatever lies above
+    ``INK_LEVEL``; fewer than ``MIN_INK_PIXELS`` such pixels, or a total ink mass below
+    ``MIN_INK_MASS`` of the image area, is blank. The later steps stretch whatever they get to
+    fill the 20 x 20 box at full intensity, so without this check a speck of dust or a faint dot
+    would become a bold blob that the network reads with confidence.
+    """
+    ink = gray > INK_LEVEL
+    n_ink = int(np.count_nonzero(ink))
+    if n_ink < MIN_INK_PIXELS or float(gray[ink].sum(dtype=np.float64)) < MIN_INK_MASS * gray.size:
+        raise BlankImageError("no digit found: the image is blank")
+
+
+def crop_to_ink(gray: np.ndarray, level: float = INK_LEVEL) -> np.ndarray:
+    """Return the smallest rectangle holding every pixel above ``level``.
+
+    Faint noise below ``level`` does not widen the box, so the digit, not the paper, is what
+    :func:`fit_20` scales. Raises :class:`BlankImageError` if no pixel is above ``level``.
+    """
+    rows = np.flatnonzero((gray > level).any(axis=1))
+    cols = np.flatnonzero((gray > level).any(axis=0))
+    if rows.size == 0:
+        raise BlankImageError("no digit found: the image is blank")
+    return gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def fit_20(crop: np.ndarray) -> np.ndarray:
+    """Scale ``crop`` so its longer side is 20 px, keeping its aspect ratio.
+
+    MNIST fitted every digit into a 20 x 20 box without stretching it, so a "1" stays a thin
+    upright stroke (e.g. 20 x 3), not a square. Shrinking averages areas (Pillow's BOX filter):
+    each output pixel is the ink coverage of its patch, which gives MNIST's anti-aliased grey
+    edges. Enlarging a tiny crop interpolates bilinearly. Neither filter overshoots, so the result
+    stays in [0, 1] and is linear in the input: a fainter stroke gives the same digit, only dimmer.
+    Returns float32 of shape ``(20, w)`` or ``(h, 20)``.
+    """
+    h, w = crop.shape
+    scale = BOX / max(h, w)
+    out_h = min(BOX, max(1, round(h * scale)))
+    out_w = min(BOX, max(1, round(w * scale)))
+    img = Image.fromarray(np.ascontiguousarray(crop, dtype=np.float32), mode="F")
+    shrink = out_h <= h and out_w <= w
+    img = img.resize((out_w, out_h), Image.Resampling.BOX if shrink else Image.Resampling.BILINEAR)
+    return np.clip(np.asarray(img, dtype=np.float32), 0.0, 1.0)
+
+
+def centre_by_mass(digit: np.ndarray) -> np.ndarray:
+    """Paste ``digit`` (at most 20 x 20) into a 28 x 28 field with its centre of mass at (14, 14).
+
+    The shift is a whole number of pixels, the centre of mass rounded, as in MNIST (whose digits
+    all sit within 0.5 px of (14, 14)); it keeps strokes crisp. The shift is clamped so that
+    the digit stays wholly inside the field: a very lopsided digit may then end up to a few
+    pixels off centre rather than lose ink over the edge.
+    """
+    h, w = digit.shape
+    if h > SIDE or w > SIDE:
+        raise ValueError(f"expected a digit at most {BOX} x {BOX} (see fit_20), got {h} x {w}")
+    mass = float(digit.sum(dtype=np.float64))
+    if mass > 0:
+        cy = float(np.arange(h) @ digit.sum(axis=1, dtype=np.float64)) / mass
+        cx = float(np.arange(w) @ digit.sum(axis=0, dtype=np.float64)) / mass
+    else:
+        cy, cx = (h - 1) / 2, (w - 1) / 2
+    top = min(max(int(np.floor(CENTRE[0] - cy + 0.5)), 0), SIDE - h)
+    left = min(max(int(np.floor(CENTRE[1] - cx + 0.5)), 0), SIDE - w)
+    field = np.zeros((SIDE, SIDE), dtype=np.float32)
+    field[top : top + h, left : left + w] = digit
+    return field
+
+
+def load_image(path: str | PathLike[str] | BinaryIO) -> np.ndarray:
+    """Read an image file (PNG, JPEG, GIF, BMP, TIFF, WebP...) with Pillow.
+
+    The pixel count is checked from the header before any pixel is decoded; more than
+    ``MAX_PIXELS`` is refused. The EXIF orientation of a phone photo is applied. Palette,
+    grey-with-alpha, 1-bit, 16-bit and CMYK images are converted to 8-bit grey, RGB or RGBA.
+
+    Parameters
+    ----------
+    path : path or binary file object
+
+    Returns
+    -------
+    image : ndarray, uint8, shape (H, W), (H, W, 3) or (H, W, 4)
+
+    Raises
+    ------
+    ValueError
+        ``"image too large: ..."`` or ``"cannot read image <path>: ..."``, one line.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:  # lazy: reads the header, not the pixels
+                w, h = img.size
+                if w * h <= MAX_PIXELS:
+                    img.load()
+                    return _pil_to_array(ImageOps.exif_transpose(img))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ValueError(f"image too large: {_one_line(e)}") from None
+    except (OSError, SyntaxError, ValueError, TypeError, EOFError) as e:
+        raise ValueError(f"cannot read image {path}: {_one_line(e)}") from None
+    raise ValueError(f"image too large: {w} x {h} = {w * h} pixels, more than {MAX_PIXELS}")
+
+
+def _pil_to_array(img: Image.Image) -> np.ndarray:
+    """uint8 ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` from a Pillow image of any mode."""
+    mode = img.mode
+    if mode in ("L", "RGB", "RGBA"):
+        return np.asarray(img)
+    if mode.startswith("I") or mode == "F":
+        # 16- or 32-bit grey: scale the integer or float range down to 8 bits.
+        a = np.asarray(img)
+        v = a.astype(np.float64) / 65535.0 if mode.startswith("I") else _to_unit(a)
+        return np.round(np.clip(v, 0.0, 1.0) * 255.0).astype(np.uint8)
+    if mode == "1":
+        return np.asarray(img.convert("L"))
+    if mode in ("LA", "La", "PA", "RGBa") or (mode == "P" and "transparency" in img.info):
+        return np.asarray(img.convert("RGBA"))
+    return np.asarray(img.convert("RGB"))  # P, CMYK, YCbCr, LAB, HSV
+
+
+def _to_unit(a: np.ndarray) -> np.ndarray:
+    """Pixel values of any supported dtype as float32 in [0, 1] (see :func:`to_grayscale`)."""
+    if a.dtype == np.bool_:
+        return a.astype(np.float32)
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) / np.float32(255)  # division keeps 255 / 255 == 1 exactly
+    if a.dtype == np.uint16:
+        return a.astype(np.float32) / np.float32(65535)
+    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise ValueError(f"expected an image of integer, float or bool pixels, got dtype {a.dtype}")
+    v = a.astype(np.float64)  # float64 first: a huge float64 or int64 would overflow float32
+    if not np.isfinite(v).all():
+        raise ValueError("the image holds NaN or infinite values")
+    if v.max() > 1.0:
+        v /= 255.0
+    return np.clip(v, 0.0, 1.0).astype(np.float32)
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
