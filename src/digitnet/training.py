@@ -101,50 +101,41 @@ def fit(
     optimizer = optimizer or config.make_optimizer()
     state = state or TrainState()
     X, Y = data.train.X, one_hot(data.train.y)  # (n, 784), (n, 10)
-    n = len(X)
-    n_batches = math.ceil(n / config.batch_size)
+    n_batches = math.ceil(len(X) / config.batch_size)
     last_good = _copy_weights(net)
     try:
-        for epoch in range(state.epoch, config.epochs):
-            start = time.perf_counter()
-            optimizer.lr = learning_rate(config.lr, epoch, config.epochs, config.schedule, config.warmup)
-            perm = net.rng.permutation(n)  # (n,)
-            Xs, Ys = X[perm], Y[perm]  # one gather per epoch; the batches below are views
-            total = 0.0
-            with tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
-                      disable=not progress, mininterval=0.5, unit="batch") as bar:
-                for i in range(0, n, config.batch_size):
-                    xb = Xs[i:i + config.batch_size]  # (b, 784)
-                    if augment is not None:
-                        xb = augment(xb, net.rng)
-                    cost = net.backprop(xb, Ys[i:i + config.batch_size])
-                    if not math.isfinite(cost):
-                        raise TrainingDiverged(
-                            f"the cost became {cost} in epoch {epoch + 1}: the learning rate "
-                            f"({optimizer.lr:g}) is probably too high; try a smaller --eta"
-                        )
-                    optimizer.step(net.params, net.grads)
-                    total += cost * len(xb)
-                    bar.update(1)
-            record = {"epoch": epoch + 1, "train_cost": total / n, "lr": optimizer.lr}
-            if data.validation is not None:
-                record["val_accuracy"] = net.evaluate(data.validation.X, data.validation.y)
-            record["seconds"] = time.perf_counter() - start
-            state.history.append(record)
-            state.epoch = epoch + 1
-            last_good = _copy_weights(net)
-            acc = record.get("val_accuracy", -record["train_cost"])
-            if acc > state.best_accuracy:
-                state.best_accuracy, state.best_epoch = acc, epoch + 1
-                if config.early_stopping:
-                    state.best_weights = last_good
-            log(format_epoch(record, config.epochs))
-            if checkpoint is not None:
-                save_checkpoint(checkpoint, net, optimizer, config, state, metadata)
-            if config.early_stopping and state.epoch - state.best_epoch >= config.early_stopping:
-                state.stopped_early = True
-                log(f"early stopping: no better validation accuracy for {config.early_stopping} epochs")
-                break
+        # A diverging run overflows before its cost turns NaN; we report that ourselves, once.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for epoch in range(state.epoch, config.epochs):
+                start = time.perf_counter()
+                optimizer.lr = learning_rate(config.lr, epoch, config.epochs, config.schedule, config.warmup)
+                with tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
+                          disable=not progress, mininterval=0.5, unit="batch") as bar:
+                    cost = run_epoch(net, X, Y, config.batch_size, optimizer, augment, bar.update)
+                if not math.isfinite(cost):
+                    raise TrainingDiverged(
+                        f"the cost became {cost} in epoch {epoch + 1}: the learning rate "
+                        f"({optimizer.lr:g}) is probably too high; try a smaller --eta"
+                    )
+                record = {"epoch": epoch + 1, "train_cost": cost, "lr": optimizer.lr}
+                if data.validation is not None:
+                    record["val_accuracy"] = net.evaluate(data.validation.X, data.validation.y)
+                record["seconds"] = time.perf_counter() - start
+                state.history.append(record)
+                state.epoch = epoch + 1
+                last_good = _copy_weights(net)
+                acc = record.get("val_accuracy", -record["train_cost"])
+                if acc > state.best_accuracy:
+                    state.best_accuracy, state.best_epoch = acc, epoch + 1
+                    if config.early_stopping:
+                        state.best_weights = last_good
+                log(format_epoch(record, config.epochs))
+                if checkpoint is not None:
+                    save_checkpoint(checkpoint, net, optimizer, config, state, metadata)
+                if config.early_stopping and state.epoch - state.best_epoch >= config.early_stopping:
+                    state.stopped_early = True
+                    log(f"early stopping: no better validation accuracy for {config.early_stopping} epochs")
+                    break
     except KeyboardInterrupt:
         state.interrupted = True
         net.load_state_dict(last_good)
@@ -155,6 +146,28 @@ def fit(
     if state.best_weights is not None:
         net.load_state_dict(state.best_weights)
     return state
+
+
+def run_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int, optimizer: Optimizer,
+              augment=None, on_batch: Callable[[int], Any] = lambda k: None) -> float:
+    """One pass over a permutation of ``(X, Y)`` drawn from ``net.rng``; returns the mean batch cost.
+
+    Stops at the first batch whose cost is not finite and returns that cost (NaN or inf).
+    """
+    perm = net.rng.permutation(len(X))  # (n,)
+    Xs, Ys = X[perm], Y[perm]  # one gather per epoch; the batches below are views
+    total = 0.0
+    for i in range(0, len(X), batch_size):
+        xb = Xs[i:i + batch_size]  # (b, 784)
+        if augment is not None:
+            xb = augment(xb, net.rng)
+        cost = net.backprop(xb, Ys[i:i + batch_size])
+        if not math.isfinite(cost):
+            return cost
+        optimizer.step(net.params, net.grads)
+        total += cost * len(xb)
+        on_batch(1)
+    return total / len(X)
 
 
 def format_epoch(record: dict[str, Any], epochs: int) -> str:

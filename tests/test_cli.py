@@ -1,0 +1,122 @@
+"""The command line, called as ``main([...])``: exit codes, one-line errors, files written."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from digitnet import cli
+from digitnet.persistence import load_model
+
+from test_training import synthetic
+
+
+@pytest.fixture
+def tiny_data(monkeypatch):
+    """Replace the MNIST loader by tiny synthetic 784-pixel data (the CLI logic is what is tested)."""
+    small = synthetic(n=300, d=784)
+    calls = []
+    def fake_load(name, data_dir=None, validation=10_000, **kwargs):
+        calls.append((name, data_dir, validation))
+        return small
+    monkeypatch.setattr(cli, "load_dataset", fake_load)
+    return calls
+
+
+def test_train_writes_a_model_with_metadata(tiny_data, tmp_path, capsys):
+    out = tmp_path / "m.npz"
+    argv = ["train", "--preset", "seed", "--epochs", "2", "--sizes", "784,20,10", "--seed", "3",
+            "--no-progress", "-o", str(out)]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "epoch   1/2" in printed and "epoch   2/2" in printed and "test accuracy" in printed
+    net, meta = load_model(out)
+    assert net.describe() == "784-20-10 sigmoid, quadratic"
+    assert meta["training"]["command"] == "digitnet " + " ".join(argv)
+    assert meta["training"]["config"]["lr"] == 3.0 and meta["training"]["config"]["batch_size"] == 10
+    assert [r["epoch"] for r in meta["history"]] == [1, 2]
+    assert 0 <= meta["test_accuracy"] <= 1
+    assert meta["dataset"]["name"] == "synthetic"
+
+
+def test_same_command_same_bytes_of_weights(tiny_data, tmp_path):
+    outs = [tmp_path / "a.npz", tmp_path / "b.npz"]
+    for out in outs:
+        assert cli.main(["train", "--epochs", "1", "--sizes", "784,8,10", "--no-progress", "-o", str(out)]) == 0
+    (a, _), (b, _) = load_model(outs[0]), load_model(outs[1])
+    assert all(x.tobytes() == y.tobytes() for x, y in zip(a.params, b.params))
+
+
+def test_evaluate_json(tiny_data, tmp_path, capsys):
+    out = tmp_path / "m.npz"
+    cli.main(["train", "--epochs", "3", "--sizes", "784,30,10", "--no-progress", "-o", str(out)])
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    net, _ = load_model(out)
+    data = synthetic(n=300, d=784)
+    assert report["accuracy"] == pytest.approx(net.evaluate(data.test.X, data.test.y))
+    C = np.array(report["confusion_matrix"])
+    assert C.shape == (10, 10) and C.sum() == 200 and np.trace(C) / 200 == pytest.approx(report["accuracy"])
+    assert len(report["per_digit_accuracy"]) == 10
+    assert cli.main(["evaluate", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "test accuracy" in text and "confusion matrix" in text
+
+
+def test_divergence_writes_nothing(tiny_data, tmp_path, capsys):
+    out = tmp_path / "m.npz"
+    out.write_bytes(b"previous model")
+    code = cli.main(["train", "--epochs", "2", "--sizes", "784,30,10", "--activation", "relu",
+                     "--output-activation", "softmax", "--cost", "cross-entropy", "--eta", "1e30",
+                     "--no-progress", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "learning rate" in err and "was not written" in err and len(err.strip().splitlines()) == 1
+    assert out.read_bytes() == b"previous model"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--epochs", "0"], "epochs must be at least 1"),
+    (["train", "--eta", "-1"], "learning rate"),
+    (["train", "--dropout", "1.5"], "dropout rate"),
+    (["evaluate", "missing.npz"], "model file not found"),
+])
+def test_bad_input_gives_one_line_and_exit_2(tiny_data, argv, message, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_argparse_errors_return_2(capsys):
+    assert cli.main(["train", "--sizes", "784,x"]) == 2
+    assert cli.main(["train", "--activation", "swish"]) == 2
+    assert cli.main(["frobnicate"]) == 2
+    assert cli.main(["--version"]) == 0
+
+
+def test_corrupted_model_is_refused_in_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 definitely not a model")
+    assert cli.main(["evaluate", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bad.npz" in err
+
+
+def test_checkpoint_and_resume_through_the_cli(tiny_data, tmp_path):
+    ck, full, resumed = tmp_path / "run.ckpt.npz", tmp_path / "full.npz", tmp_path / "resumed.npz"
+    common = ["--sizes", "784,16,10", "--optimizer", "momentum", "--eta", "0.5", "--no-progress"]
+    assert cli.main(["train", "--epochs", "3", *common, "-o", str(full)]) == 0
+    assert cli.main(["train", "--epochs", "3", *common, "--checkpoint", str(ck), "-o", str(tmp_path / "x.npz")]) == 0
+    assert cli.main(["train", "--resume", str(ck), "--no-progress", "-o", str(resumed)]) == 0
+    # Resuming a finished run changes nothing; its weights equal the uninterrupted run's.
+    (a, _), (b, meta) = load_model(full), load_model(resumed)
+    assert all(x.tobytes() == y.tobytes() for x, y in zip(a.params, b.params))
+    assert len(meta["history"]) == 3
+
+
+def test_python_dash_m_runs_the_cli():
+    result = subprocess.run([sys.executable, "-m", "digitnet", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "train" in result.stdout and "evaluate" in result.stdout

@@ -1,0 +1,138 @@
+"""The training loop: learning, reproducibility, resume, divergence, Ctrl-C, early stopping."""
+
+import numpy as np
+import pytest
+
+from digitnet.data import Dataset, Split, load_dataset
+from digitnet.layers import ActivationLayer, Dense, Dropout
+from digitnet.network import Network
+from digitnet.training import TrainConfig, TrainingDiverged, fit, load_checkpoint
+
+
+def synthetic(n=600, d=20, seed=0):
+    """Ten Gaussian blobs in d dimensions: easy to learn, quick to train."""
+    rng = np.random.default_rng(seed)
+    centres = rng.random((10, d))
+    def split(m):
+        y = rng.integers(0, 10, m)
+        X = np.clip(centres[y] + 0.05 * rng.standard_normal((m, d)), 0, 1).astype(np.float32)
+        return Split(X, y)
+    return Dataset("synthetic", split(n), split(200), split(200), "0" * 64)
+
+
+def quiet(msg):
+    pass
+
+
+def test_training_learns_and_records_history():
+    data = synthetic()
+    net = Network([20, 30, 10], seed=0)
+    before = net.evaluate(data.test.X, data.test.y)
+    state = fit(net, data, TrainConfig(epochs=5, batch_size=10, lr=3.0), progress=False, log=quiet)
+    assert net.evaluate(data.test.X, data.test.y) > max(0.9, before + 0.3)
+    assert [r["epoch"] for r in state.history] == [1, 2, 3, 4, 5]
+    assert state.history[-1]["train_cost"] < state.history[0]["train_cost"]
+    assert all({"train_cost", "val_accuracy", "seconds", "lr"} <= set(r) for r in state.history)
+
+
+def test_same_seed_gives_bit_identical_weights():
+    data = synthetic()
+    runs = []
+    for _ in range(2):
+        net = Network([20, 30, 10], seed=5)
+        fit(net, data, TrainConfig(epochs=2, batch_size=7, lr=1.0), progress=False, log=quiet)
+        runs.append(b"".join(p.tobytes() for p in net.params))
+    assert runs[0] == runs[1]
+
+
+def dropout_net(seed=3):
+    layers = [Dense(32, "he"), ActivationLayer("relu"), Dropout(0.3), Dense(10, "he"), ActivationLayer("softmax")]
+    return Network(layers, cost="cross-entropy", seed=seed, input_shape=(20,))
+
+
+def test_resume_from_checkpoint_equals_uninterrupted(tmp_path):
+    data = synthetic()
+    config = TrainConfig(epochs=4, batch_size=16, optimizer="nesterov", lr=0.05, schedule="cosine",
+                         warmup=1, weight_decay=1e-4, early_stopping=3)
+    full = dropout_net()
+    fit(full, data, config, progress=False, log=quiet)
+
+    ck = tmp_path / "run.ckpt.npz"
+    part = dropout_net()
+    # Stop after two epochs by interrupting the third one at its first batch.
+    calls = {"n": 0}
+    def stop_in_epoch_3(x, rng):
+        calls["n"] += 1
+        if calls["n"] > 2 * 38:  # 600 / 16 -> 38 batches per epoch
+            raise KeyboardInterrupt
+        return x
+    # The augment hook draws nothing from rng, so it does not change the random stream.
+    state = fit(part, data, config, augment=stop_in_epoch_3, checkpoint=ck, progress=False, log=quiet)
+    assert state.interrupted and state.epoch == 2
+
+    net, optimizer, config2, state2, meta = load_checkpoint(ck)
+    assert state2.epoch == 2 and config2 == config
+    fit(net, data, config2, optimizer, state2, progress=False, log=quiet)
+    for a, b in zip(full.params, net.params):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_ctrl_c_keeps_the_last_completed_epoch():
+    data = synthetic()
+    net = Network([20, 30, 10], seed=0)
+    snapshots = []
+    calls = {"n": 0}
+    def interrupt_later(x, rng):
+        calls["n"] += 1
+        if calls["n"] == 60 + 5:  # five batches into the second epoch (60 batches per epoch)
+            raise KeyboardInterrupt
+        if calls["n"] == 61:
+            snapshots.append([p.copy() for p in net.params])
+        return x
+    state = fit(net, data, TrainConfig(epochs=3, batch_size=10), augment=interrupt_later, progress=False, log=quiet)
+    assert state.interrupted and state.epoch == 1
+    for a, b in zip(snapshots[0], net.params):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_divergence_stops_with_a_hint_and_restores_good_weights():
+    data = synthetic()
+    net = Network([20, 30, 10], activation="relu", output="softmax", cost="cross-entropy", init="he", seed=0)
+    start = [p.copy() for p in net.params]
+    with pytest.raises(TrainingDiverged, match="learning rate .* too high"):
+        fit(net, data, TrainConfig(epochs=2, batch_size=10, lr=1e30), progress=False, log=quiet)
+    for a, b in zip(start, net.params):
+        assert a.tobytes() == b.tobytes()
+    assert all(np.isfinite(p).all() for p in net.params)
+
+
+def test_early_stopping_restores_the_best_epoch():
+    data = synthetic()
+    net = Network([20, 30, 10], seed=0)
+    lines = []
+    # A learning rate that is far too large makes the validation accuracy bounce around.
+    state = fit(net, data, TrainConfig(epochs=30, batch_size=10, lr=3.0, early_stopping=2),
+                progress=False, log=lines.append)
+    best = max(r["val_accuracy"] for r in state.history)
+    assert state.best_accuracy == best
+    assert net.evaluate(data.validation.X, data.validation.y) == best
+    if state.stopped_early:
+        assert any("early stopping" in line for line in lines)
+        assert len(state.history) - state.best_epoch == 2
+
+
+def test_bad_config_is_refused():
+    for kwargs in ({"epochs": 0}, {"batch_size": 0}, {"lr": -1}, {"schedule": "weird"},
+                   {"optimizer": "nope"}, {"early_stopping": -1}):
+        with pytest.raises(ValueError):
+            TrainConfig(**kwargs)
+
+
+def test_classic_network_on_real_mnist_two_epochs(mnist_dir):
+    """The chapter-1 network, 2 epochs on the real 50k training images: >= 88% on the test set."""
+    data = load_dataset("mnist", data_dir=mnist_dir, progress=False)
+    net = Network([784, 16, 16, 10], seed=0)
+    state = fit(net, data, TrainConfig(epochs=2, batch_size=10, lr=3.0), progress=False, log=quiet)
+    acc = net.evaluate(data.test.X, data.test.y)
+    assert acc >= 0.88, f"test accuracy {acc:.4f} after 2 epochs"
+    assert state.history[-1]["val_accuracy"] >= 0.88
