@@ -120,3 +120,21 @@ def test_checkpoint_and_resume_through_the_cli(tiny_data, tmp_path):
 def test_python_dash_m_runs_the_cli():
     result = subprocess.run([sys.executable, "-m", "digitnet", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "train" in result.stdout and "evaluate" in result.stdout
+
+
+def test_ctrl_c_saves_the_last_completed_epoch_and_exits_130(tiny_data, tmp_path, monkeypatch, capsys):
+    from digitnet import training
+
+    real = training.run_epoch
+    calls = {"n": 0}
+    def interrupted_second_epoch(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+    monkeypatch.setattr(training, "run_epoch", interrupted_second_epoch)
+    out = tmp_path / "m.npz"
+    assert cli.main(["train", "--epochs", "5", "--sizes", "784,8,10", "--no-progress", "-o", str(out)]) == 130
+    assert "saved the model of epoch 1" in capsys.readouterr().err
+    _, meta = load_model(out)
+    assert meta["epochs_completed"] == 1 and len(meta["history"]) == 1
