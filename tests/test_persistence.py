@@ -86,6 +86,14 @@ def _rewrite(src, dst, change):
     np.savez(dst, **arrays)
 
 
+def _rewrite_meta(src, dst, edit):
+    def change(a):
+        meta = json.loads(a[META_KEY].tobytes())
+        edit(meta)
+        a[META_KEY] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    _rewrite(src, dst, change)
+
+
 def test_weights_that_disagree_with_the_metadata_are_refused(model_file, tmp_path):
     _, path = model_file
     bad = tmp_path / "swapped.npz"
@@ -97,13 +105,7 @@ def test_weights_that_disagree_with_the_metadata_are_refused(model_file, tmp_pat
 def test_wrong_shape_is_refused(model_file, tmp_path):
     _, path = model_file
     bad = tmp_path / "shape.npz"
-
-    def change(a):
-        meta = json.loads(a[META_KEY].tobytes())
-        meta["architecture"]["layers"][0]["units"] = 17
-        a[META_KEY] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-
-    _rewrite(path, bad, change)
+    _rewrite_meta(path, bad, lambda meta: meta["architecture"]["layers"][0].update(units=17))
     with pytest.raises(ModelFileError, match="architecture does not match"):
         load_model(bad)
 
@@ -131,12 +133,6 @@ def test_foreign_files_are_refused(tmp_path):
 def test_future_format_version_is_refused(model_file, tmp_path):
     _, path = model_file
     bad = tmp_path / "v2.npz"
-
-    def change(a):
-        meta = json.loads(a[META_KEY].tobytes())
-        meta["format_version"] = 2
-        a[META_KEY] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-
-    _rewrite(path, bad, change)
+    _rewrite_meta(path, bad, lambda meta: meta.update(format_version=2))
     with pytest.raises(ModelFileError, match="format version 2"):
         load_model(bad)
