@@ -1,4 +1,4 @@
-"""The command line: ``digitnet train | evaluate``.
+"""The command line: ``digitnet train | evaluate | predict | app``.
 
 ``main(argv) -> int`` parses, runs and returns an exit code; ``entrypoint()`` is the console
 script. Every failure a user can cause (a bad flag value, a missing or corrupted file, a learning
@@ -88,6 +88,24 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--dataset", choices=sorted(DATASETS), help="default: the model's own dataset")
     e.add_argument("--data-dir", type=Path)
     e.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("predict", help="read the digit in image files",
+                       description="Read the digit in each image (PNG, JPEG, ...; light on dark or dark on "
+                                   "light, any size) with the same preprocessing as the app. Prints "
+                                   "'path digit confidence' per image; a file that fails gets one line on "
+                                   "stderr and the exit code 2, and the others are still read.")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    p.add_argument("--model", type=Path, help="model file (default: the model shipped with digitnet)")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per line: path, digit, probabilities (10 floats)")
+
+    a = sub.add_parser("app", help="start the drawing app in the browser",
+                       description="Start the Streamlit drawing app (needs the app extra: "
+                                   "pip install 'digitnet[app]').")
+    a.add_argument("--model", type=Path, help="model file to start with (default: the shipped model)")
+    a.add_argument("--models-dir", type=Path, default=Path("models"),
+                   help="folder whose *.npz model files the app offers in its model picker (default: models)")
+    a.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
     return parser
 
 
@@ -205,6 +223,58 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .models import default_model_path
+    from .preprocess import load_image, to_mnist
+
+    model = args.model or default_model_path()
+    try:
+        net, _ = load_model(model)
+    except ModelFileError as e:
+        raise ModelFileError(f"{e}; train one with: digitnet train -o {model}") from None
+    failed = 0
+    for path in args.images:
+        try:
+            x = to_mnist(load_image(path))  # (784,)
+        except ValueError as e:  # unreadable, not an image, too large, blank
+            message = str(e) if str(path) in str(e) else f"{path}: {e}"  # load_image names the file
+            print(f"digitnet: error: {message}", file=sys.stderr)
+            failed += 1
+            continue
+        proba = net.predict_proba(x.reshape(1, *net.input_shape))[0]  # (10,)
+        digit = int(proba.argmax())
+        if args.json:
+            print(json.dumps({"path": str(path), "digit": digit, "probabilities": [float(p) for p in proba]}))
+        else:
+            print(f"{path} {digit} {proba[digit]:.4f}")
+    return 2 if failed else 0
+
+
+def app_command(args: argparse.Namespace) -> list[str]:
+    """The ``streamlit run`` command line that ``digitnet app`` runs."""
+    from .app import PAGE
+
+    page_args = ["--models-dir", str(args.models_dir)]
+    if args.model:
+        page_args = ["--model", str(args.model), *page_args]
+    return [sys.executable, "-m", "streamlit", "run", str(PAGE), "--server.port", str(args.port),
+            "--server.headless", "true", "--browser.gatherUsageStats", "false", "--", *page_args]
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    import importlib.util
+    import subprocess
+
+    if args.model and not args.model.is_file():
+        raise UsageError(f"model file not found: {args.model}")
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port must be between 1 and 65535, not {args.port}")
+    if importlib.util.find_spec("streamlit") is None or importlib.util.find_spec("streamlit_drawable_canvas") is None:
+        raise UsageError("the app needs Streamlit: pip install 'digitnet[app]'")
+    print(f"digitnet app on http://localhost:{args.port} (Ctrl-C stops it)", flush=True)
+    return subprocess.call(app_command(args))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``digitnet`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -215,6 +285,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "train":
             return cmd_train(args, argv)
+        if args.command == "predict":
+            return cmd_predict(args)
+        if args.command == "app":
+            return cmd_app(args)
         return cmd_evaluate(args)
     except (UsageError, DataError, ModelFileError, ValueError) as e:
         print(f"digitnet: error: {e}", file=sys.stderr)
