@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import sys
 import threading
 from pathlib import Path
@@ -45,7 +46,8 @@ def _model(path: str, mtime: float) -> tuple[Network, dict[str, Any], threading.
 
 
 @st.cache_resource(show_spinner="Loading the test set...", max_entries=2)
-def _test_set(name: str) -> Split:
+def _test_set(name: str, data_dir: str | None) -> Split:
+    """The test split, looked up where ``load_dataset`` looks (``data_dir`` only keys the cache)."""
     return load_dataset(name, validation=0, download=False, progress=False).test
 
 
@@ -53,7 +55,7 @@ def _test_set(name: str) -> Split:
 def _test_outputs(path: str, mtime: float, name: str) -> np.ndarray:
     net, _, lock = _model(path, mtime)
     with lock:
-        return net.predict_proba(_test_set(name).X)  # (10000, 10)
+        return net.predict_proba(_test_set(name, os.environ.get("DIGITNET_DATA_DIR")).X)  # (10000, 10)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -63,7 +65,7 @@ def _weights_picture(path: str, mtime: float) -> tuple[np.ndarray, str] | None:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _thumbnails(path: str, mtime: float, name: str, indices: tuple[int, ...]) -> list[str]:
-    X = _test_set(name).X
+    X = _test_set(name, os.environ.get("DIGITNET_DATA_DIR")).X
     return [views.png_data_url(views.to_grey_image(X[i], 2)) for i in indices]
 
 
@@ -204,7 +206,7 @@ def _explorer(net: Network, meta: dict[str, Any], path: Path, mtime: float, thre
     if name == "mnist-legacy":
         name = "mnist"
     try:
-        test = _test_set(name)
+        test = _test_set(name, os.environ.get("DIGITNET_DATA_DIR"))
     except (DataError, ValueError, OSError) as e:
         st.info(f"The {name} test set is not available here ({views.one_line(e)}). Set DIGITNET_DATA_DIR to a "
                 f"folder holding {name}/ with its four IDX files, or run `digitnet evaluate` once to download it.")

@@ -1,0 +1,148 @@
+"""The app's page under Streamlit's AppTest (no browser), and its picture helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("streamlit")  # the app extra; CI installs it
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from digitnet.app import views  # noqa: E402
+from digitnet.models import default_model_path  # noqa: E402
+from digitnet.network import Network  # noqa: E402
+from digitnet.persistence import load_model, save_model  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def app_env(monkeypatch, tmp_path, mnist_dir):
+    """A clean environment: the real MNIST for the explorer, an empty models folder."""
+    monkeypatch.setenv("DIGITNET_DATA_DIR", str(mnist_dir.parent))
+    monkeypatch.setenv("DIGITNET_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.delenv("DIGITNET_MODEL", raising=False)
+    return tmp_path
+
+
+def run_app() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "subheader", "title", "code", "info", "warning")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def tiny_model(path: Path, output: str = "sigmoid") -> Network:
+    net = Network([784, 12, 10], activation="sigmoid", output=output, seed=1)
+    save_model(path, net, {"training": {"command": "digitnet train --sizes 784,12,10 -o tiny.npz"},
+                           "dataset": {"name": "mnist"}, "test_accuracy": 0.1234,
+                           "history": [{"epoch": 1, "train_cost": 0.5, "val_accuracy": 0.12}]})
+    return net
+
+
+def test_page_without_a_drawing(app_env):
+    at = run_app()
+    assert [s.value for s in at.subheader][0] == "Prediction: none"
+    assert not at.error
+    _, meta = load_model(default_model_path())
+    assert f"{meta['test_accuracy']:.2%}" in at.caption[0].value  # the shipped model's accuracy, from its file
+    assert "Draw a digit to see how each hidden layer responds" in texts(at)
+
+
+def test_model_card_comes_from_the_metadata(app_env):
+    at = run_app()
+    net, meta = load_model(default_model_path())
+    page = texts(at)
+    assert meta["training"]["command"] in [c.value for c in at.code]
+    assert net.describe() in page
+    assert f"{meta['test_accuracy']:.2%}" in page
+    assert meta["dataset"]["name"] in page
+    assert "Validation accuracy per epoch" in page  # the curves of meta["history"]
+    assert "Accuracy on the 10,000 mnist test images" in page  # the test-set explorer found the data
+
+
+def test_picker_offers_models_of_the_models_folder(app_env):
+    (app_env / "models").mkdir()
+    net = tiny_model(app_env / "models" / "tiny.npz")
+    at = run_app()
+    picker = at.selectbox(key="model_path")
+    assert [Path(p).name for p in picker.options[1:]] == ["tiny.npz"]
+    at = picker.select(picker.options[1]).run()
+    assert not at.exception
+    page = texts(at)
+    assert net.describe() in page and "12.34%" in page
+    assert "normalised score" in page  # sigmoid outputs are not called probabilities
+    assert "digitnet train --sizes 784,12,10 -o tiny.npz" in [c.value for c in at.code]
+
+
+@pytest.mark.parametrize("content", [None, b"not a model at all", b"PK\x03\x04truncated"])
+def test_a_missing_or_corrupt_model_gives_the_training_command(app_env, monkeypatch, content):
+    path = app_env / "broken.npz"
+    if content is not None:
+        path.write_bytes(content)
+    monkeypatch.setenv("DIGITNET_MODEL", str(path))
+    at = run_app()
+    assert len(at.error) == 1
+    assert "digitnet train" in at.error[0].value and str(path) in at.error[0].value
+
+
+def test_explorer_says_how_to_get_the_test_set(app_env, monkeypatch):
+    monkeypatch.setenv("DIGITNET_DATA_DIR", str(app_env / "no-data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(app_env / "no-cache"))
+    at = run_app()
+    assert not at.error
+    assert any("DIGITNET_DATA_DIR" in i.value for i in at.info)
+
+
+# -- the helpers ------------------------------------------------------------------------------
+def test_options_come_from_argv_then_environment(tmp_path):
+    env = {"DIGITNET_MODEL": "env.npz", "DIGITNET_MODELS_DIR": "envdir"}
+    assert views.parse_options(["--model", "a.npz", "-x"], env) == views.AppOptions(Path("a.npz"), Path("envdir"))
+    assert views.parse_options(["--models-dir", "d"], env) == views.AppOptions(Path("env.npz"), Path("d"))
+    assert views.parse_options(["--model"], {}) == views.AppOptions(default_model_path(), Path("models"))
+
+
+def test_saliency_is_the_gradient_of_the_class_score():
+    """Central differences of the winning digit's score (before softmax), in float64."""
+    net = Network([784, 6, 10], activation="tanh", output="softmax", cost="cross-entropy", seed=3, dtype="float64")
+    x = np.random.default_rng(0).random((1, 784))
+
+    def score(v):
+        a = v
+        for layer in net.layers[:-1]:
+            a = layer.forward(a)
+        return a[0, 4]
+
+    grad = views.saliency(net, x, 4)[0]
+    h = 1e-6
+    for i in (0, 100, 400, 783):
+        e = np.zeros_like(x)
+        e[0, i] = h
+        assert grad[i] == pytest.approx((score(x + e) - score(x - e)) / (2 * h), rel=1e-5, abs=1e-9)
+
+
+def test_pictures_have_the_promised_shapes():
+    net = Network([784, 20, 10], activation="relu", output="softmax", cost="cross-entropy", seed=0)
+    x = np.random.default_rng(1).random(784).astype(np.float32)
+    assert views.to_grey_image(x, 6).shape == (168, 168)
+    assert views.saliency_image(x, np.linspace(-1, 1, 784), 6).shape == (168, 168, 3)
+    (title, image, caption), = views.activation_views(net, net.trace(x[None]))
+    assert title == "Hidden layer 1 (relu)" and image.ndim == 3 and "20 units" in caption
+    weights, caption = views.first_layer_weights(net)
+    assert weights.dtype == np.uint8 and "20 of 20 units" in caption
+    assert views.tile(np.zeros((5, 3, 3), np.uint8), cols=2).shape == (3 * 4 + 1, 2 * 4 + 1)
+
+
+def test_colour_maps():
+    assert views.heat(np.array([0.0, 1.0])).tolist() == [[0, 0, 4], [252, 253, 191]]
+    rgb = views.diverging(np.array([-2.0, 0.0, 2.0]))
+    assert rgb[1].tolist() == [0, 0, 0]
+    assert rgb[0, 2] == 255 and rgb[2, 0] == 255  # blue for negative, red for positive
+    assert views.diverging(np.zeros(3)).max() == 0
