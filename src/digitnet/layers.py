@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from .activations import get_activation
 
@@ -127,7 +128,7 @@ class ActivationLayer(Layer):
         return self.A
 
     def backward(self, dA, need_dX=True):
-        return self.activation.backward(self.Z, self.A, dA)
+        return self.activation.backward(self.Z, self.A, dA) if need_dX else None
 
     def config(self):
         return {"type": "activation", "name": self.name}
@@ -207,12 +208,358 @@ class Dropout(Layer):
         return {"type": "dropout", "rate": self.rate}
 
 
+def _pair(v: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    return (int(v), int(v)) if np.isscalar(v) else (int(v[0]), int(v[1]))
+
+
+def _pad_amounts(size: int, k: int, stride: int, padding: int | str) -> tuple[int, int, int]:
+    """Padding before and after one spatial axis and the output length along it.
+
+    ``"same"`` pads as TensorFlow does: the output has ``ceil(size / stride)`` pixels and any odd
+    pixel of padding goes after (bottom, right). An integer pads that many zeros on both sides.
+    """
+    if padding == "same":
+        out = -(-size // stride)
+        total = max((out - 1) * stride + k - size, 0)
+        before, after = total // 2, total - total // 2
+    else:
+        before = after = int(padding)
+    out = (size + before + after - k) // stride + 1
+    if out < 1:
+        raise ValueError(f"a {k}-pixel kernel does not fit an input of {size} pixels padded by {before + after}")
+    return before, after, out
+
+
+class _Scratch:
+    """Reusable work arrays, so that a layer does not allocate (and page-fault) a large array per batch.
+
+    ``get(name, shape, dtype)`` returns a view of a flat buffer that grows when needed. Only
+    arrays a layer uses internally live here, never an array it returns.
+    """
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        size = int(np.prod(shape))
+        buf = self.buffers.get(name)
+        if buf is None or buf.size < size or buf.dtype != dtype:
+            buf = self.buffers[name] = np.empty(size, dtype)
+        return buf[:size].reshape(shape)
+
+
+def _pad(X: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    """``X (n, h, w, c)`` with zero rows and columns around each image, C-contiguous."""
+    if top == bottom == left == right == 0:
+        return np.ascontiguousarray(X)
+    n, h, w, c = X.shape
+    Xp = np.zeros((n, h + top + bottom, w + left + right, c), X.dtype)  # (n, hp, wp, c)
+    Xp[:, top:top + h, left:left + w, :] = X
+    return Xp
+
+
+def _im2col(Xp: np.ndarray, kh: int, kw: int, stride: int, ho: int, wo: int, out: np.ndarray) -> np.ndarray:
+    """Copy the ``kh x kw`` patch under each of the ``ho x wo`` output pixels into ``out``.
+
+    ``Xp (n, hp, wp, c)`` must be C-contiguous: then the ``kw x c`` values of one patch row are
+    adjacent in memory and one strided view ``(n, ho, wo, kh, kw*c)`` covers every patch without
+    copying; ``copyto`` is the single copy. Returns ``out`` as ``(n*ho*wo, kh*kw*c)``.
+    """
+    n, _, _, c = Xp.shape
+    sn, sh, sw, sc = Xp.strides
+    patches = as_strided(Xp, (n, ho, wo, kh, kw * c), (sn, stride * sh, stride * sw, sh, sc),
+                         writeable=False)  # (n, ho, wo, kh, kw*c), a view
+    cols = out.reshape(n, ho, wo, kh, kw * c)
+    np.copyto(cols, patches)
+    return out.reshape(n * ho * wo, kh * kw * c)  # (n*ho*wo, kh*kw*c), no copy
+
+
+def _column_sums(A: np.ndarray) -> np.ndarray:
+    """``A.sum(axis=0)`` for a tall ``(m, c)`` array, as a matrix-vector product (several times faster)."""
+    return np.ones(len(A), A.dtype) @ A  # (m,) @ (m, c) -> (c,)
+
+
+class Conv2D(Layer):
+    """A 2-D convolution (a cross-correlation, as in every framework) over channels-last images.
+
+    Shapes: ``X (n, h, w, c) -> Z (n, ho, wo, f)`` with ``W (kh, kw, c, f)`` and ``b (f,)``.
+
+    Forward by im2col: the ``kh x kw x c`` patch under each output pixel becomes one row of
+    ``cols (n*ho*wo, kh*kw*c)``, and the whole layer is one matrix product,
+    ``Z = cols @ W.reshape(kh*kw*c, f) + b``.
+
+    Backward, with ``dZ`` flattened to ``(n*ho*wo, f)``: ``dW = cols^T dZ`` and ``db = sum_rows dZ``.
+    For ``dX``, each kernel offset ``(i, j)`` read one strided slice of the padded input, so col2im
+    adds ``dZ W[i, j]^T`` (``(m, c)``) back onto that slice, one offset at a time. With stride 1
+    and at most ``k - 1`` pixels of padding the same sum is a "full" correlation of the padded
+    ``dZ`` with the kernel flipped in space and transposed in channels,
+    ``dX = im2col(pad(dZ, k - 1 - p)) @ W[::-1, ::-1].T``, which is one GEMM and no scattered adds.
+
+    ``padding`` is an integer (zeros on every side) or ``"same"`` (output ``ceil(h / stride)``).
+    """
+
+    # Inference runs in chunks of images whose im2col matrix stays under this many elements.
+    CHUNK_ELEMENTS = 1 << 23
+
+    def __init__(self, filters: int, kernel_size: int | tuple[int, int] | list[int] = 3, stride: int = 1,
+                 padding: int | str = 0, init: str = "he") -> None:
+        super().__init__()
+        if filters < 1:
+            raise ValueError(f"a convolution needs at least one filter, not {filters}")
+        if stride < 1:
+            raise ValueError(f"stride must be at least 1, not {stride}")
+        if padding != "same" and (isinstance(padding, str) or int(padding) < 0):
+            raise ValueError(f"padding must be a non-negative integer or 'same', not {padding!r}")
+        self.filters = int(filters)
+        self.kernel_size = _pair(kernel_size)
+        self.stride = int(stride)
+        self.padding = padding if padding == "same" else int(padding)
+        self.init = init
+        self.scratch = _Scratch()
+
+    def build(self, input_shape, rng, dtype):
+        if len(input_shape) != 3:
+            raise ValueError(f"Conv2D expects (h, w, c) images, got shape {tuple(input_shape)}: add Reshape()")
+        h, w, c = input_shape
+        kh, kw = self.kernel_size
+        top, bottom, ho = _pad_amounts(h, kh, self.stride, self.padding)
+        left, right, wo = _pad_amounts(w, kw, self.stride, self.padding)
+        self.pads, self.out_hw = (top, bottom, left, right), (ho, wo)
+        W, classic = init_weights(self.init, (kh, kw, c, self.filters), kh * kw * c, kh * kw * self.filters,
+                                  rng, dtype)
+        self.params = {"W": W, "b": init_biases(classic, self.filters, rng, dtype)}
+        self.input_shape = tuple(input_shape)
+        return (ho, wo, self.filters)
+
+    def forward(self, X, training=False):
+        (kh, kw), (ho, wo), f = self.kernel_size, self.out_hw, self.filters
+        n, c = len(X), self.input_shape[2]
+        W2 = self.params["W"].reshape(kh * kw * c, f)  # (K, f), K = kh*kw*c
+        self.Xp = _pad(X, *self.pads)  # (n, hp, wp, c)
+        Z = np.empty((n, ho, wo, f), X.dtype)
+        step = n if training else max(1, self.CHUNK_ELEMENTS // (ho * wo * kh * kw * c))
+        cols = None
+        for start in range(0, n, step):
+            Xc = self.Xp[start:start + step]  # (b, hp, wp, c)
+            buf = self.scratch.get("cols", (len(Xc) * ho * wo, kh * kw * c), X.dtype)
+            cols = _im2col(Xc, kh, kw, self.stride, ho, wo, out=buf)  # (b*ho*wo, K)
+            np.matmul(cols, W2, out=Z[start:start + step].reshape(-1, f))  # (b*ho*wo, K) @ (K, f)
+        Z += self.params["b"]  # (n, ho, wo, f) + (f,)
+        # The im2col matrix of a training batch stays for backward; after inference it is recomputed.
+        self.cols = cols if training else None
+        return Z
+
+    def backward(self, dZ, need_dX=True):
+        (kh, kw), (ho, wo), s, f = self.kernel_size, self.out_hw, self.stride, self.filters
+        n, (h, w, c) = len(dZ), self.input_shape
+        W = self.params["W"]  # (kh, kw, c, f)
+        cols = self.cols
+        if cols is None:
+            buf = self.scratch.get("cols", (n * ho * wo, kh * kw * c), dZ.dtype)
+            cols = _im2col(self.Xp, kh, kw, s, ho, wo, out=buf)
+        self.cols = None
+        dZ2 = dZ.reshape(n * ho * wo, f)  # (m, f), m = n*ho*wo
+        self.grads["W"] = (cols.T @ dZ2).reshape(W.shape)  # (K, m) @ (m, f) -> (K, f) -> (kh, kw, c, f)
+        self.grads["b"] = _column_sums(dZ2)  # (f,)
+        if not need_dX:
+            return None
+        top, bottom, left, right = self.pads
+        if s == 1 and max(self.pads) < min(kh, kw):
+            dZp = _pad(dZ, kh - 1 - top, kh - 1 - bottom, kw - 1 - left, kw - 1 - right)  # (n, h+kh-1, w+kw-1, f)
+            dcols = _im2col(dZp, kh, kw, 1, h, w, out=self.scratch.get("cols", (n * h * w, kh * kw * f), dZ.dtype))
+            W_flip = W[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * f, c)  # (kh*kw*f, c)
+            return (dcols @ W_flip).reshape(n, h, w, c)  # (n*h*w, kh*kw*f) @ (kh*kw*f, c) -> (n, h, w, c)
+        dcol = self.scratch.get("dcol", (n * ho * wo, c), dZ.dtype)  # (m, c)
+        dXp = np.zeros(self.Xp.shape, dZ.dtype)  # (n, hp, wp, c)
+        for i in range(kh):
+            for j in range(kw):
+                np.matmul(dZ2, W[i, j].T, out=dcol)  # (m, f) @ (f, c) -> (m, c)
+                dXp[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :] += dcol.reshape(n, ho, wo, c)
+        return dXp[:, top:top + h, left:left + w, :]  # (n, h, w, c): drop the padding
+
+    def config(self):
+        return {"type": "conv2d", "filters": self.filters, "kernel_size": list(self.kernel_size),
+                "stride": self.stride, "padding": self.padding, "init": self.init}
+
+
+class MaxPool2D(Layer):
+    """Max pooling over ``pool_size x pool_size`` windows, ``stride`` apart (default: the pool size).
+
+    Shapes: ``X (n, h, w, c) -> A (n, ho, wo, c)`` with ``ho = (h - p) // stride + 1`` (rows and
+    columns that do not fill a window are dropped, as in PyTorch and Keras).
+
+    Forward takes the elementwise maximum of the ``p*p`` strided views of ``X``, one per position
+    inside the window. Backward routes each ``dA`` to the input that was the maximum of its window;
+    where several inputs tie, only the first (in row-major window order) gets it, so the gradient is
+    that of the function actually computed.
+    """
+
+    def __init__(self, pool_size: int = 2, stride: int | None = None) -> None:
+        super().__init__()
+        if pool_size < 1 or (stride is not None and stride < 1):
+            raise ValueError(f"pool size and stride must be at least 1, not {pool_size} and {stride}")
+        self.pool_size = int(pool_size)
+        self.stride = int(stride) if stride is not None else None
+
+    def build(self, input_shape, rng, dtype):
+        if len(input_shape) != 3:
+            raise ValueError(f"MaxPool2D expects (h, w, c) images, got shape {tuple(input_shape)}")
+        h, w, c = input_shape
+        p, s = self.pool_size, self.stride or self.pool_size
+        if h < p or w < p:
+            raise ValueError(f"a {p} x {p} pool does not fit {h} x {w} images")
+        self.out_shape = ((h - p) // s + 1, (w - p) // s + 1, c)
+        return self.out_shape
+
+    def _windows(self, X: np.ndarray):
+        """The ``p*p`` views ``X[:, i::s, j::s]``, each ``(n, ho, wo, c)``, with their offsets."""
+        p, s = self.pool_size, self.stride or self.pool_size
+        ho, wo, _ = self.out_shape
+        for i in range(p):
+            for j in range(p):
+                yield (i, j), X[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :]
+
+    def forward(self, X, training=False):
+        views = self._windows(X)
+        _, first = next(views)
+        A = first.copy()  # (n, ho, wo, c)
+        for _, V in views:
+            np.maximum(A, V, out=A)
+        self.X, self.A = X, A
+        return A
+
+    def backward(self, dA, need_dX=True):
+        if not need_dX:
+            return None
+        p, s = self.pool_size, self.stride or self.pool_size
+        dX = np.zeros(self.X.shape, dA.dtype)  # (n, h, w, c)
+        taken = np.zeros(self.A.shape, bool)  # (n, ho, wo, c): windows whose maximum is already routed
+        hit = np.empty(self.A.shape, bool)  # (n, ho, wo, c)
+        for k, ((_, V), (_, dV)) in enumerate(zip(self._windows(self.X), self._windows(dX))):
+            np.equal(V, self.A, out=hit)
+            np.greater(hit, taken, out=hit)  # hit and not taken: only the first maximum of a window
+            if k < p * p - 1:
+                taken |= hit
+            if s >= p:  # windows do not overlap: each input pixel is written once
+                np.multiply(dA, hit, out=dV)
+            else:
+                dV += dA * hit
+        return dX
+
+    def config(self):
+        return {"type": "maxpool2d", "pool_size": self.pool_size, "stride": self.stride}
+
+
+class GlobalAvgPool(Layer):
+    """The mean of each channel over the image: ``(n, h, w, c) -> (n, c)``; ``dX = dA / (h*w)`` everywhere."""
+
+    def build(self, input_shape, rng, dtype):
+        if len(input_shape) != 3:
+            raise ValueError(f"GlobalAvgPool expects (h, w, c) images, got shape {tuple(input_shape)}")
+        self.input_shape = tuple(input_shape)
+        return (input_shape[2],)
+
+    def forward(self, X, training=False):
+        return X.mean(axis=(1, 2))  # (n, h, w, c) -> (n, c)
+
+    def backward(self, dA, need_dX=True):
+        if not need_dX:
+            return None
+        h, w, c = self.input_shape
+        dX = np.empty((len(dA), h, w, c), dA.dtype)  # (n, h, w, c)
+        dX[...] = (dA * dA.dtype.type(1 / (h * w)))[:, None, None, :]  # (n, 1, 1, c) broadcast
+        return dX
+
+    def config(self):
+        return {"type": "globalavgpool"}
+
+
+class BatchNorm(Layer):
+    """Batch normalisation (Ioffe & Szegedy 2015) over every axis but the last (the features or channels).
+
+    Shapes: ``X (n, k)`` after a dense layer or ``(n, h, w, c)`` after a convolution, seen as
+    ``(m, c)`` rows with ``m = n`` or ``n*h*w``; ``gamma``, ``beta`` are ``(c,)``.
+
+    Training: ``xhat = (X - mu) / sqrt(var + eps)`` with the batch's mean and (biased) variance,
+    ``Y = gamma * xhat + beta``; the running mean and unbiased variance move by
+    ``running <- momentum * running + (1 - momentum) * batch`` (kept in ``buffers`` and saved).
+    Inference uses the running statistics instead, so ``Y`` is an affine function of ``X``.
+
+    Backward: ``dbeta = sum_rows dY``, ``dgamma = sum_rows dY * xhat`` and, since ``mu`` and ``var``
+    depend on every row, ``dX = gamma / sqrt(var + eps) * (dY - dbeta / m - xhat * dgamma / m)``
+    (after an inference forward the last two terms vanish).
+    """
+
+    def __init__(self, momentum: float = 0.9, eps: float = 1e-5) -> None:
+        super().__init__()
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"batch-norm momentum must be in [0, 1), not {momentum}")
+        if not eps > 0:
+            raise ValueError(f"batch-norm eps must be positive, not {eps}")
+        self.momentum = float(momentum)
+        self.eps = float(eps)
+
+    def build(self, input_shape, rng, dtype):
+        c = input_shape[-1]
+        self.params = {"gamma": np.ones((c,), dtype), "beta": np.zeros((c,), dtype)}
+        self.buffers = {"running_mean": np.zeros((c,), dtype), "running_var": np.ones((c,), dtype)}
+        return tuple(input_shape)
+
+    def forward(self, X, training=False):
+        c = X.shape[-1]
+        Xf = X.reshape(-1, c)  # (m, c)
+        m = len(Xf)
+        if training:
+            mu = _column_sums(Xf) / m  # (c,)
+            xhat = Xf - mu  # (m, c), centred; normalised below
+            var = np.einsum("ij,ij->j", xhat, xhat) / m  # (c,)
+            mom = self.momentum
+            self.buffers["running_mean"] *= mom
+            self.buffers["running_mean"] += (1 - mom) * mu
+            self.buffers["running_var"] *= mom
+            self.buffers["running_var"] += (1 - mom) * var * (m / max(m - 1, 1))
+        else:
+            xhat = Xf - self.buffers["running_mean"]  # (m, c)
+            var = self.buffers["running_var"]
+        self.inv_std = (1.0 / np.sqrt(var + self.eps)).astype(X.dtype)  # (c,)
+        xhat *= self.inv_std
+        self.xhat, self.training = xhat, training
+        Y = xhat * self.params["gamma"]  # (m, c)
+        Y += self.params["beta"]
+        return Y.reshape(X.shape)
+
+    def backward(self, dY, need_dX=True):
+        c = dY.shape[-1]
+        dYf = dY.reshape(-1, c)  # (m, c)
+        m = len(dYf)
+        dbeta = _column_sums(dYf)  # (c,)
+        dgamma = np.einsum("ij,ij->j", dYf, self.xhat)  # (c,)
+        self.grads = {"gamma": dgamma, "beta": dbeta}
+        if not need_dX:
+            return None
+        scale = self.params["gamma"] * self.inv_std  # (c,)
+        if not self.training:
+            return dY * scale
+        dX = self.xhat * (dgamma / m)  # (m, c)
+        dX += dbeta / m
+        np.subtract(dYf, dX, out=dX)
+        dX *= scale
+        return dX.reshape(dY.shape)
+
+    def config(self):
+        return {"type": "batchnorm", "momentum": self.momentum, "eps": self.eps}
+
+
 LAYERS: dict[str, type[Layer]] = {
     "dense": Dense,
     "activation": ActivationLayer,
     "reshape": Reshape,
     "flatten": Flatten,
     "dropout": Dropout,
+    "conv2d": Conv2D,
+    "maxpool2d": MaxPool2D,
+    "globalavgpool": GlobalAvgPool,
+    "batchnorm": BatchNorm,
 }
 
 

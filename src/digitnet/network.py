@@ -76,6 +76,8 @@ class Network:
         for layer in self.layers:
             shape = layer.build(shape, self.rng, self.dtype)
         self.output_shape = shape
+        # No layer below this one has parameters, so backprop need not compute its dX.
+        self.first_trained = next((i for i, layer in enumerate(self.layers) if layer.params), 0)
         last = self.layers[-1]
         self.output = last.name if isinstance(last, ActivationLayer) else "linear"
         self.cost_name = cost
@@ -149,7 +151,7 @@ class Network:
     def backward(self, dA: np.ndarray, need_dX: bool = False) -> np.ndarray | None:
         """Backpropagate a gradient of the output through every layer, filling ``grads``."""
         for i in range(len(self.layers) - 1, -1, -1):
-            dA = self.layers[i].backward(dA, need_dX=need_dX or i > 0)
+            dA = self.layers[i].backward(dA, need_dX=need_dX or i > self.first_trained)
         return dA
 
     def backprop(self, X: np.ndarray, Y: np.ndarray) -> float:
@@ -165,7 +167,7 @@ class Network:
         if isinstance(last, ActivationLayer):
             dZ = self.cost.delta(last.Z, A, Y, last.activation)  # (n, 10)
             for i in range(len(self.layers) - 2, -1, -1):
-                dZ = self.layers[i].backward(dZ, need_dX=i > 0)
+                dZ = self.layers[i].backward(dZ, need_dX=i > self.first_trained)
         else:
             self.backward(self.cost.derivative(A, Y))
         return cost

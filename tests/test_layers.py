@@ -1,0 +1,356 @@
+"""Every layer checked against central finite differences in float64, exact values on tiny inputs,
+a CNN model file round trip, and a small CNN that beats a dense net of the same size on real MNIST."""
+
+import numpy as np
+import pytest
+
+from digitnet.data import load_dataset, one_hot
+from digitnet.layers import (
+    LAYERS, ActivationLayer, BatchNorm, Conv2D, Dense, Dropout, Flatten, GlobalAvgPool, MaxPool2D, Reshape,
+    layer_from_config,
+)
+from digitnet.network import Network
+from digitnet.optimizers import Adam
+from digitnet.persistence import load_model, save_model
+
+F64 = np.dtype("float64")
+
+
+def numerical_gradient(f, x, h=1e-6):
+    """Central differences ``(f(x + h e_i) - f(x - h e_i)) / 2h`` for every entry of ``x``.
+
+    ``f`` takes no argument and reads ``x``, which is changed in place and restored.
+    """
+    g = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        old = x[idx]
+        x[idx] = old + h
+        up = f()
+        x[idx] = old - h
+        down = f()
+        x[idx] = old
+        g[idx] = (up - down) / (2 * h)
+    return g
+
+
+def relative_error(a, b):
+    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
+
+
+def check_gradients(layer, input_shape, n=2, training=True, seed=0, X=None, prepare=None, tol=1e-6):
+    """Compare ``backward`` with finite differences of ``sum(G * forward(X))`` for ``dX`` and every
+    parameter; ``prepare(layer, rng)``, if given, runs after ``build``."""
+    rng = np.random.default_rng(seed)
+    out_shape = layer.build(tuple(input_shape), rng, F64)
+    if prepare is not None:
+        prepare(layer, rng)
+    X = rng.normal(size=(n, *input_shape)) if X is None else X
+    G = rng.normal(size=(n, *out_shape))
+    # Layers that draw random numbers (dropout) draw the same ones on every call.
+    rng_state = layer.rng.bit_generator.state if hasattr(layer, "rng") else None
+
+    def loss():
+        if rng_state is not None:
+            layer.rng.bit_generator.state = rng_state
+        return float(np.sum(G * layer.forward(X, training)))
+
+    loss()
+    dX = layer.backward(G.copy(), need_dX=True)
+    grads = {k: g.copy() for k, g in layer.grads.items()}
+    assert dX.shape == X.shape
+    errors = {"dX": relative_error(dX, numerical_gradient(loss, X))}
+    assert set(grads) == set(layer.params)
+    for k, p in layer.params.items():
+        assert grads[k].shape == p.shape
+        errors[k] = relative_error(grads[k], numerical_gradient(loss, p))
+    assert max(errors.values()) < tol, errors
+    return errors
+
+
+# -- finite differences, layer by layer --------------------------------------------------------
+
+@pytest.mark.parametrize("init", ["normal", "he", "glorot"])
+def test_dense_gradients(init):
+    check_gradients(Dense(4, init=init), (5,), n=3)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "softmax"])
+def test_activation_layer_gradients(name):
+    check_gradients(ActivationLayer(name), (6,), n=3)
+
+
+def test_relu_on_images_gradients():
+    check_gradients(ActivationLayer("relu"), (3, 3, 2))
+
+
+def test_dropout_gradients_with_a_fixed_mask():
+    layer = Dropout(0.5)
+    check_gradients(layer, (4, 5), n=3)
+    assert layer.mask is not None and (layer.mask == 0).any()
+    check_gradients(Dropout(0.5), (4, 5), n=3, training=False)  # identity at test time
+
+
+CONV_CASES = [
+    # kernel, padding, stride, image (h, w, c), filters
+    (3, 0, 1, (5, 5, 1), 2),
+    (3, "same", 1, (5, 5, 2), 3),
+    (3, 1, 1, (4, 6, 3), 2),
+    (3, 1, 2, (6, 6, 3), 2),
+    (3, "same", 2, (7, 7, 2), 4),
+    (3, 0, 2, (7, 6, 1), 1),
+    (2, 2, 1, (4, 4, 2), 3),  # padding wider than the kernel: col2im even at stride 1
+    ((2, 3), 0, 1, (5, 6, 2), 2),
+    (5, "same", 1, (6, 6, 1), 2),
+    (1, 0, 1, (3, 3, 4), 3),
+]
+
+
+@pytest.mark.parametrize("kernel,padding,stride,shape,filters", CONV_CASES)
+def test_conv2d_gradients(kernel, padding, stride, shape, filters):
+    check_gradients(Conv2D(filters, kernel, stride=stride, padding=padding), shape)
+
+
+def test_conv2d_gradients_after_an_inference_forward():
+    """``Network.input_gradient`` runs backward after a forward with ``training=False``."""
+    check_gradients(Conv2D(3, 3, padding="same"), (5, 5, 2), training=False)
+
+
+@pytest.mark.parametrize("pool,stride,shape", [
+    (2, None, (4, 4, 2)), (2, None, (5, 7, 1)), (3, 2, (7, 7, 2)), (2, 1, (4, 5, 2)), (3, None, (6, 6, 1)),
+])
+def test_maxpool_gradients(pool, stride, shape):
+    check_gradients(MaxPool2D(pool, stride), shape)
+
+
+def test_global_avg_pool_gradients():
+    check_gradients(GlobalAvgPool(), (3, 4, 5))
+
+
+@pytest.mark.parametrize("shape,n", [((5,), 4), ((3, 3, 2), 2), ((2, 4, 3), 3)])
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm_gradients(shape, n, training):
+    def away_from_init(layer, rng):  # so that each term of the gradient matters
+        c = shape[-1]
+        layer.params["gamma"][...] = rng.uniform(0.5, 2.0, c)
+        layer.params["beta"][...] = rng.normal(size=c)
+        layer.buffers["running_mean"][...] = rng.normal(size=c)
+        layer.buffers["running_var"][...] = rng.uniform(0.5, 2.0, c)
+
+    X = np.random.default_rng(1).normal(size=(n, *shape)) * 3 + 1
+    check_gradients(BatchNorm(), shape, n=n, training=training, X=X, prepare=away_from_init)
+
+
+def test_flatten_and_reshape_gradients():
+    check_gradients(Flatten(), (2, 3, 4))
+    check_gradients(Reshape((3, 4, 1)), (12,))
+
+
+def test_a_whole_cnn_backprop_matches_finite_differences():
+    layers = [Reshape((6, 6, 1)), Conv2D(2, 3, padding="same"), BatchNorm(), ActivationLayer("relu"),
+              MaxPool2D(), Conv2D(3, 3, stride=1), ActivationLayer("tanh"), Flatten(), Dense(3, init="he"),
+              ActivationLayer("softmax")]
+    net = Network(layers, cost="cross-entropy", seed=4, dtype="float64", input_shape=(36,))
+    rng = np.random.default_rng(0)
+    X, Y = rng.random((4, 36)), np.eye(3)[[0, 2, 1, 2]]
+    net.backprop(X, Y)
+    analytic = [g.copy() for g in net.grads]
+    for p, a in zip(net.params, analytic):
+        num = numerical_gradient(lambda: net.cost.fn(net.forward(X, training=True), Y), p)
+        # atol: the first convolution's bias has zero gradient (batch norm removes any shift).
+        np.testing.assert_allclose(a, num, rtol=1e-6, atol=1e-9)
+
+
+# -- exact values --------------------------------------------------------------------------------
+
+def test_conv2d_by_hand():
+    """A 4 x 4 image 0..15, one 3 x 3 kernel; out[y, x] = sum_ij X[y + i, x + j] K[i, j] + b.
+
+    K = [[1, 2, 0], [0, 1, 0], [0, 0, -1]], so out[y, x] = X[y, x] + 2 X[y, x+1] + X[y+1, x+1] - X[y+2, x+2]:
+      out[0, 0] = 0 + 2*1 + 5 - 10 = -3     out[0, 1] = 1 + 2*2 + 6 - 11 = 0
+      out[1, 0] = 4 + 2*5 + 9 - 14 = 9      out[1, 1] = 5 + 2*6 + 10 - 15 = 12
+    With "same" padding the top-left output only sees X[0, 0] (x1), X[0, 1] (x0: K[1, 2] = 0)
+    and X[1, 1] (x -1): out[0, 0] = 0 + 0 - 5 = -5.
+    """
+    X = np.arange(16, dtype=float).reshape(1, 4, 4, 1)
+    K = np.array([[1, 2, 0], [0, 1, 0], [0, 0, -1]], dtype=float)
+    valid = Conv2D(1, 3)
+    valid.build((4, 4, 1), np.random.default_rng(0), F64)
+    valid.params["W"][...] = K[:, :, None, None]
+    valid.params["b"][...] = 0.5
+    np.testing.assert_array_equal(valid.forward(X)[0, :, :, 0], [[-2.5, 0.5], [9.5, 12.5]])
+    same = Conv2D(1, 3, padding="same")
+    same.build((4, 4, 1), np.random.default_rng(0), F64)
+    same.params["W"][...] = K[:, :, None, None]
+    out = same.forward(X)
+    assert out.shape == (1, 4, 4, 1)
+    assert out[0, 0, 0, 0] == -5
+    np.testing.assert_array_equal(out[0, 1:3, 1:3, 0], [[-3, 0], [9, 12]])
+    # Backward of a sum: dW[i, j] is the sum of the pixels that offset (i, j) reads.
+    valid.forward(X, training=True)
+    dX = valid.backward(np.ones((1, 2, 2, 1)))
+    np.testing.assert_array_equal(valid.grads["W"][:, :, 0, 0], [[10, 14, 18], [26, 30, 34], [42, 46, 50]])
+    assert valid.grads["b"][0] == 4
+    # Each input pixel collects K[i, j] from every output whose patch covers it.
+    np.testing.assert_array_equal(dX[0, :, :, 0], [[1, 3, 2, 0], [1, 4, 3, 0], [0, 1, 0, -1], [0, 0, -1, -1]])
+
+
+def naive_conv(X, W, b, stride, pads):
+    """The definition, with loops: Z[n, y, x, f] = sum_ijc Xp[n, y*s + i, x*s + j, c] W[i, j, c, f] + b[f]."""
+    top, bottom, left, right = pads
+    Xp = np.pad(X, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    kh, kw, _, f = W.shape
+    ho = (Xp.shape[1] - kh) // stride + 1
+    wo = (Xp.shape[2] - kw) // stride + 1
+    Z = np.zeros((len(X), ho, wo, f))
+    for y in range(ho):
+        for x in range(wo):
+            patch = Xp[:, y * stride:y * stride + kh, x * stride:x * stride + kw, :]  # (n, kh, kw, c)
+            Z[:, y, x, :] = np.tensordot(patch, W, axes=3) + b
+    return Z
+
+
+@pytest.mark.parametrize("kernel,padding,stride,shape,filters", CONV_CASES)
+def test_conv2d_matches_the_definition(kernel, padding, stride, shape, filters):
+    layer = Conv2D(filters, kernel, stride=stride, padding=padding, init="normal")
+    rng = np.random.default_rng(3)
+    layer.build(shape, rng, F64)
+    X = rng.normal(size=(3, *shape))
+    expected = naive_conv(X, layer.params["W"], layer.params["b"], stride, layer.pads)
+    np.testing.assert_allclose(layer.forward(X), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_conv2d_same_padding_keeps_the_size_and_inference_chunks_agree():
+    layer = Conv2D(4, 3, padding="same")
+    assert layer.build((28, 28, 1), np.random.default_rng(0), np.dtype("float32")) == (28, 28, 4)
+    assert Conv2D(4, 3, stride=2, padding="same").build((7, 7, 1), np.random.default_rng(0), F64) == (4, 4, 4)
+    X = np.random.default_rng(1).random((50, 28, 28, 1), dtype=np.float32)
+    layer.CHUNK_ELEMENTS = 28 * 28 * 9 * 7  # seven images per chunk
+    np.testing.assert_array_equal(layer.forward(X, training=False), layer.forward(X, training=True))
+    assert layer.forward(X).dtype == np.float32
+
+
+def test_maxpool_by_hand_and_ties_go_to_the_first_maximum():
+    X = np.array([[1, 5, 2, 0],
+                  [3, 4, 2, 2],
+                  [7, 7, 0, -1],
+                  [6, 7, -3, -2]], dtype=float).reshape(1, 4, 4, 1)
+    pool = MaxPool2D()
+    pool.build((4, 4, 1), None, F64)
+    np.testing.assert_array_equal(pool.forward(X)[0, :, :, 0], [[5, 2], [7, 0]])
+    dX = pool.backward(np.array([[10.0, 20.0], [30.0, 40.0]]).reshape(1, 2, 2, 1))
+    # Window (0, 1) ties 2, 2, 2: its first 2 gets the gradient; window (1, 0) ties three 7s: the first.
+    np.testing.assert_array_equal(dX[0, :, :, 0], [[0, 10, 20, 0],
+                                                   [0, 0, 0, 0],
+                                                   [30, 0, 40, 0],
+                                                   [0, 0, 0, 0]])
+
+
+def test_overlapping_maxpool_adds_the_gradients_of_shared_pixels():
+    X = np.array([[0, 1, 0], [0, 9, 0], [0, 2, 0]], dtype=float).reshape(1, 3, 3, 1)
+    pool = MaxPool2D(2, stride=1)
+    assert pool.build((3, 3, 1), None, F64) == (2, 2, 1)
+    np.testing.assert_array_equal(pool.forward(X)[0, :, :, 0], [[9, 9], [9, 9]])
+    dX = pool.backward(np.ones((1, 2, 2, 1)))
+    assert dX[0, 1, 1, 0] == 4 and dX.sum() == 4
+
+
+def test_batchnorm_normalises_in_training_and_uses_running_statistics_at_inference():
+    rng = np.random.default_rng(0)
+    bn = BatchNorm(momentum=0.5)
+    bn.build((3, 3, 2), rng, np.dtype("float32"))
+    X = (rng.normal(size=(8, 3, 3, 2)) * [2.0, 0.5] + [3.0, -1.0]).astype(np.float32)
+    Y = bn.forward(X, training=True)
+    assert Y.dtype == np.float32 and Y.shape == X.shape
+    np.testing.assert_allclose(Y.reshape(-1, 2).mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(Y.reshape(-1, 2).std(axis=0), 1, atol=1e-3)
+    m = 8 * 3 * 3
+    flat = X.reshape(-1, 2).astype(float)
+    np.testing.assert_allclose(bn.buffers["running_mean"], 0.5 * flat.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(bn.buffers["running_var"], 0.5 + 0.5 * flat.var(axis=0) * m / (m - 1), rtol=1e-5)
+    bn.buffers["running_mean"][...] = [1.0, 2.0]
+    bn.buffers["running_var"][...] = [4.0, 9.0]
+    Z = bn.forward(X, training=False)
+    np.testing.assert_allclose(Z, (X - [1.0, 2.0]) / np.sqrt(np.array([4.0, 9.0]) + 1e-5), rtol=1e-5)
+
+
+def test_layers_rebuild_from_config():
+    layers = [Conv2D(8, (3, 5), stride=2, padding="same", init="glorot"), Conv2D(4, 3, padding=1),
+              MaxPool2D(3, 2), MaxPool2D(), BatchNorm(0.8, 1e-3), GlobalAvgPool()]
+    for layer in layers:
+        again = layer_from_config(layer.config())
+        assert type(again) is type(layer) and again.config() == layer.config()
+        assert LAYERS[layer.config()["type"]] is type(layer)
+
+
+def test_bad_layer_arguments_are_refused():
+    with pytest.raises(ValueError, match="filter"):
+        Conv2D(0)
+    with pytest.raises(ValueError, match="stride"):
+        Conv2D(4, stride=0)
+    with pytest.raises(ValueError, match="padding"):
+        Conv2D(4, padding="valid")
+    with pytest.raises(ValueError, match="fit"):
+        Conv2D(4, 5).build((3, 3, 1), np.random.default_rng(0), F64)
+    with pytest.raises(ValueError, match="Reshape"):
+        Conv2D(4).build((784,), np.random.default_rng(0), F64)
+    with pytest.raises(ValueError, match="momentum"):
+        BatchNorm(momentum=1.0)
+    with pytest.raises(ValueError, match="fit"):
+        MaxPool2D(4).build((3, 3, 1), None, F64)
+
+
+# -- networks ------------------------------------------------------------------------------------
+
+def small_cnn(seed=0, dtype="float32"):
+    layers = [Reshape((28, 28, 1)), Conv2D(4, 3, padding="same"), BatchNorm(), ActivationLayer("relu"),
+              MaxPool2D(), Conv2D(6, 3), BatchNorm(), ActivationLayer("relu"), MaxPool2D(), Flatten(),
+              Dropout(0.2), Dense(16, init="he"), BatchNorm(), ActivationLayer("relu"), Dense(10, init="he"),
+              ActivationLayer("softmax")]
+    return Network(layers, cost="cross-entropy", seed=seed, dtype=dtype)
+
+
+def test_cnn_model_file_round_trip(tmp_path):
+    net = small_cnn()
+    rng = np.random.default_rng(0)
+    X = rng.random((32, 784), dtype=np.float32)
+    Y = one_hot(rng.integers(0, 10, 32))
+    opt = Adam(1e-2)
+    for _ in range(3):  # move the weights and the batch-norm running statistics away from their init
+        net.backprop(X, Y)
+        opt.step(net.params, net.grads)
+    assert not np.all(net.layers[2].buffers["running_mean"] == 0)
+    save_model(tmp_path / "cnn.npz", net, {"note": "test"})
+    again, meta = load_model(tmp_path / "cnn.npz")
+    assert meta["note"] == "test"
+    assert [type(l) for l in again.layers] == [type(l) for l in net.layers]
+    for k, v in net.state_dict().items():
+        np.testing.assert_array_equal(again.state_dict()[k], v)
+    np.testing.assert_array_equal(again.predict_proba(X), net.predict_proba(X))
+    assert "Conv2D" in again.describe()
+
+
+def test_small_cnn_beats_a_dense_net_of_the_same_size_on_real_mnist(mnist_dir):
+    """3,000 real training images, 3 epochs of Adam for both: a CNN with 9,098 parameters against a
+    784-11-10 dense net with about as many (8,755). Shared weights and pooling win."""
+    data = load_dataset("mnist", data_dir=mnist_dir, download=False, progress=False)
+    X, y = data.train.X[:3000], data.train.y[:3000]
+    Xt, yt = data.test.X[:2000], data.test.y[:2000]
+    cnn = [Reshape((28, 28, 1)), Conv2D(8, 3, padding="same"), ActivationLayer("relu"), MaxPool2D(),
+           Conv2D(16, 3, padding="same"), ActivationLayer("relu"), MaxPool2D(), Flatten(), Dense(10, init="he"),
+           ActivationLayer("softmax")]
+    dense = [Dense(11, init="he"), ActivationLayer("relu"), Dense(10, init="he"), ActivationLayer("softmax")]
+    accuracy, sizes = {}, {}
+    for name, layers in [("cnn", cnn), ("dense", dense)]:
+        net = Network(layers, cost="cross-entropy", seed=0)
+        sizes[name] = sum(p.size for p in net.params)
+        opt = Adam(3e-3)
+        for _ in range(3):
+            perm = net.rng.permutation(len(X))
+            for i in range(0, len(X), 32):
+                idx = perm[i:i + 32]
+                net.backprop(X[idx], one_hot(y[idx]))
+                opt.step(net.params, net.grads)
+        accuracy[name] = net.evaluate(Xt, yt)
+    assert abs(sizes["cnn"] - sizes["dense"]) < 0.1 * sizes["dense"], sizes
+    assert accuracy["cnn"] > accuracy["dense"] + 0.02, accuracy
+    assert accuracy["cnn"] > 0.9, accuracy
