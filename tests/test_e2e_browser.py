@@ -92,9 +92,11 @@ def page(app_url, tmp_path_factory):
             context.close()
 
 
-def _draw(page, strokes) -> None:
-    canvas = page.locator("canvas.upper-canvas").locator("visible=true")
+def _draw(page, strokes, canvas_key: str) -> None:
+    """Draw on the canvas whose Streamlit key is ``canvas_key`` (the Clear button mounts a new one)."""
+    canvas = page.locator(f".st-key-{canvas_key} canvas.upper-canvas")
     canvas.wait_for(state="visible")
+    page.wait_for_timeout(500)  # let the freshly mounted canvas attach its mouse handlers
     box = canvas.bounding_box()
     for stroke in strokes:
         x0, y0 = stroke[0]
@@ -108,8 +110,8 @@ def _draw(page, strokes) -> None:
 def test_drawn_digits_are_read(page):
     heading = page.get_by_role("heading", name="Prediction:")
     page.get_by_text("Prediction: none", exact=True).wait_for()
-    for digit, strokes in STROKES.items():
-        _draw(page, strokes)
+    for n, (digit, strokes) in enumerate(STROKES.items()):
+        _draw(page, strokes, f"canvas-{n}")
         try:
             page.get_by_text(f"Prediction: {digit}", exact=True).wait_for()
         finally:
@@ -118,3 +120,22 @@ def test_drawn_digits_are_read(page):
         page.get_by_role("button", name="Clear").click()
         page.get_by_text("Prediction: none", exact=True).wait_for()
     assert page.get_by_text("Traceback").count() == 0
+
+
+def test_uploaded_image_is_read(page, mnist_dir, tmp_path):
+    """A photo-like upload: a test digit (a 7) as dark ink on white paper, 200 x 200 pixels."""
+    import numpy as np
+    from PIL import Image
+
+    from digitnet.data import load_dataset
+
+    test = load_dataset("mnist", mnist_dir, validation=0, progress=False).test
+    assert test.y[0] == 7
+    ink = Image.fromarray(np.round(255 - test.X[0].reshape(28, 28) * 255).astype(np.uint8))
+    path = tmp_path / "seven.png"
+    ink.resize((200, 200), Image.Resampling.BILINEAR).save(path)
+    page.get_by_text("Upload an image", exact=True).click()
+    page.locator("input[type=file]").set_input_files(str(path))
+    page.get_by_text("Prediction: 7", exact=True).wait_for()
+    page.get_by_text("Draw", exact=True).click()
+    page.get_by_text("Prediction: none", exact=True).wait_for()
