@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import sys
 import zlib
 from pathlib import Path
 
@@ -104,10 +105,10 @@ def test_app_runs_streamlit_on_the_page(monkeypatch, tmp_path, capsys):
     model = tmp_path / "m.npz"
     model.write_bytes(default_model_path().read_bytes())
     calls = []
-    monkeypatch.setattr("subprocess.call", lambda cmd: calls.append(cmd) or 0)
+    monkeypatch.setattr("os.execv", lambda exe, cmd: calls.append((exe, cmd)))
     assert cli.main(["app", "--model", str(model), "--port", "8765", "--models-dir", str(tmp_path)]) == 0
-    (cmd,) = calls
-    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4] == str(PAGE) and PAGE.is_file()
+    ((exe, cmd),) = calls
+    assert exe == cmd[0] == sys.executable and cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4] == str(PAGE) and PAGE.is_file()
     assert cmd[cmd.index("--server.port") + 1] == "8765"
     assert cmd[cmd.index("--server.headless") + 1] == "true"
     assert cmd[cmd.index("--") + 1:] == ["--model", str(model), "--models-dir", str(tmp_path)]

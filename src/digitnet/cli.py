@@ -262,8 +262,9 @@ def app_command(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
+    """Replace this process by ``streamlit run`` (so Ctrl-C and ``docker stop`` reach Streamlit)."""
     import importlib.util
-    import subprocess
+    import os
 
     if args.model and not args.model.is_file():
         raise UsageError(f"model file not found: {args.model}")
@@ -271,8 +272,9 @@ def cmd_app(args: argparse.Namespace) -> int:
         raise UsageError(f"--port must be between 1 and 65535, not {args.port}")
     if importlib.util.find_spec("streamlit") is None or importlib.util.find_spec("streamlit_drawable_canvas") is None:
         raise UsageError("the app needs Streamlit: pip install 'digitnet[app]'")
-    print(f"digitnet app on http://localhost:{args.port} (Ctrl-C stops it)", flush=True)
-    return subprocess.call(app_command(args))
+    sys.stdout.flush()
+    os.execv(sys.executable, app_command(args))
+    return 0  # not reached, except where a test replaces os.execv
 
 
 def main(argv: Sequence[str] | None = None) -> int:
