@@ -155,13 +155,15 @@ def run_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int, optim
     Stops at the first batch whose cost is not finite and returns that cost (NaN or inf).
     """
     perm = net.rng.permutation(len(X))  # (n,)
-    Xs, Ys = X[perm], Y[perm]  # one gather per epoch; the batches below are views
     total = 0.0
     for i in range(0, len(X), batch_size):
-        xb = Xs[i:i + batch_size]  # (b, 784)
+        # Gathering each batch as it is needed stays in cache; a shuffled copy of the whole set
+        # would be written to and read back from memory (150 MB for MNIST) every epoch.
+        idx = perm[i:i + batch_size]  # (b,)
+        xb = X[idx]  # (b, 784)
         if augment is not None:
             xb = augment(xb, net.rng)
-        cost = net.backprop(xb, Ys[i:i + batch_size])
+        cost = net.backprop(xb, Y[idx])
         if not math.isfinite(cost):
             return cost
         optimizer.step(net.params, net.grads)
