@@ -56,7 +56,7 @@ def pasted_accuracy(net: Network, X: np.ndarray, y: np.ndarray, n: int = 2000,
     """Accuracy on ``n`` test digits drawn with ``seed``: plain, and pasted then preprocessed."""
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(X), size=min(n, len(X)), replace=False)  # (n,)
-    plain = net.evaluate(X[idx], y[idx])
+    plain = net.evaluate(X[idx].reshape(len(idx), *net.input_shape), y[idx])
     inputs = np.stack([to_mnist(random_paste(X[i], rng)) for i in idx])  # (n, 784)
     pasted = net.evaluate(inputs.reshape(len(idx), *net.input_shape), y[idx])
     return plain, pasted

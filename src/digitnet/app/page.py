@@ -55,7 +55,8 @@ def _test_set(name: str, data_dir: str | None) -> Split:
 def _test_outputs(path: str, mtime: float, name: str) -> np.ndarray:
     net, _, lock = _model(path, mtime)
     with lock:
-        return net.predict_proba(_test_set(name, os.environ.get("DIGITNET_DATA_DIR")).X)  # (10000, 10)
+        X = _test_set(name, os.environ.get("DIGITNET_DATA_DIR")).X  # (10000, 784)
+        return net.predict_proba(X.reshape(len(X), *net.input_shape))  # (10000, 10)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -201,7 +202,8 @@ def _inside(net: Network, x: np.ndarray | None, outputs: list[np.ndarray] | None
         st.image(image, caption=caption, alt=f"{title} activations")
 
 
-def _explorer(net: Network, meta: dict[str, Any], path: Path, mtime: float, threshold: float) -> None:
+def _explorer(net: Network, lock: threading.Lock, meta: dict[str, Any], path: Path, mtime: float,
+              threshold: float) -> None:
     name = (meta.get("dataset") or {}).get("name", "mnist")
     if name == "mnist-legacy":
         name = "mnist"
@@ -256,11 +258,11 @@ def _explorer(net: Network, meta: dict[str, Any], path: Path, mtime: float, thre
                            "confidence": st.column_config.ProgressColumn("confidence", format="percent",
                                                                          min_value=0.0, max_value=1.0)},
         )
-    selected = list(getattr(getattr(rows, "selection", None), "rows", []) or [])
+    selected = [r for r in getattr(getattr(rows, "selection", None), "rows", None) or [] if r < len(wanted)]
     i = int(wanted[selected[0] if selected else 0])
     with right:
         x = test.X[i]
-        scores, _, grad = _look(net, _model(str(path), mtime)[2], x)
+        scores, _, grad = _look(net, lock, x)
         st.markdown(f"**Test image {i}**: labelled {test.y[i]}")
         _show_reading(net, scores, threshold, heading="Read as")
         a, b = st.columns(2)
@@ -336,7 +338,7 @@ def _page() -> None:
     with card:
         _model_card(net, meta, path)
     with explorer:
-        _explorer(net, meta, path, mtime, threshold)
+        _explorer(net, lock, meta, path, mtime, threshold)
 
 
 def main() -> None:
