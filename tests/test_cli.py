@@ -138,3 +138,18 @@ def test_ctrl_c_saves_the_last_completed_epoch_and_exits_130(tiny_data, tmp_path
     assert "saved the model of epoch 1" in capsys.readouterr().err
     _, meta = load_model(out)
     assert meta["epochs_completed"] == 1 and len(meta["history"]) == 1
+
+
+def test_augment_flag(tiny_data, tmp_path, capsys):
+    out = tmp_path / "m.npz"
+    assert cli.main(["train", "--epochs", "1", "--sizes", "784,8,10", "--augment", "--no-progress", "-o", str(out)]) == 0
+    _, meta = load_model(out)
+    assert meta["training"]["config"]["augment"] == {"shift": 2.0, "rotate": 10.0, "scale": 0.1}
+    assert cli.main(["train", "--epochs", "1", "--sizes", "784,8,10", "--augment", "shift=1,elastic_alpha=8",
+                     "--no-progress", "-o", str(out)]) == 0
+    assert load_model(out)[1]["training"]["config"]["augment"] == {"shift": 1.0, "elastic_alpha": 8.0}
+    capsys.readouterr()
+    assert cli.main(["train", "--augment", "wobble=3", "-o", str(out)]) == 2
+    assert "unknown --augment setting" in capsys.readouterr().err
+    assert cli.main(["train", "--augment", "shift=-1", "-o", str(out)]) == 2
+    assert cli.main(["train", "--augment", "shift", "-o", str(out)]) == 2

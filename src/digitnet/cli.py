@@ -42,6 +42,20 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+def _augment(text: str) -> dict[str, float]:
+    """``--augment``: ``default``, ``none``, or ``key=value`` pairs of ``digitnet.augment.Augmenter``."""
+    if text == "none":
+        return {}
+    if text == "default":
+        return {"shift": 2.0, "rotate": 10.0, "scale": 0.1}
+    try:
+        spec = {k.strip(): float(v) for k, v in (part.split("=") for part in text.split(","))}
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--augment takes default, none or key=value pairs such as shift=2,rotate=10, not {text!r}")
+    return spec
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="digitnet", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"digitnet {__version__}")
@@ -69,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--warmup", type=int, help="epochs of linear learning-rate warm-up")
     opt.add_argument("--early-stopping", type=int, metavar="PATIENCE",
                      help="stop after PATIENCE epochs without a better validation accuracy; keep the best")
+    opt.add_argument("--augment", type=_augment, nargs="?", const="default", metavar="SPEC",
+                     help="distort training images on the fly: 'default' (shift=2,rotate=10,scale=0.1, "
+                          "also when SPEC is left out), 'none', or pairs such as "
+                          "shift=2,rotate=10,scale=0.1,elastic_alpha=34,elastic_sigma=4")
     opt.add_argument("--seed", type=int, default=0, help="seed of all randomness (default 0)")
     data = t.add_argument_group("data")
     data.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
@@ -138,17 +156,22 @@ def _augmenter(spec: dict[str, float] | None):
         return None
     from .augment import Augmenter  # scipy is only needed when augmenting
 
-    return Augmenter(**spec)
+    try:
+        return Augmenter(**spec)
+    except TypeError:
+        raise UsageError(f"unknown --augment setting in {spec}: use shift, rotate, scale, "
+                         "elastic_alpha, elastic_sigma or p") from None
 
 
 def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.resume:
         net, optimizer, config, state, meta = load_checkpoint(args.resume)
+        augment = _augmenter(config.augment)
         dataset = meta["dataset"]["name"]
         data = load_dataset(dataset, args.data_dir, meta["training"]["validation"])
         if data.sha256 != meta["dataset"]["sha256"]:
             raise UsageError(f"{args.resume} was trained on other {dataset} files than {data.sha256[:12]}")
-        command, validation = meta["training"]["command"], meta["training"]["validation"]
+        command, validation, seed = (meta["training"][k] for k in ("command", "validation", "seed"))
         print(f"resuming {args.resume} after epoch {state.epoch} of {config.epochs}")
     else:
         opts = _options(args)
@@ -158,8 +181,11 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
             schedule=opts["schedule"], warmup=opts["warmup"], early_stopping=opts["early_stopping"],
             augment=opts["augment"] or {},
         )
+        augment = _augmenter(config.augment)
         net = build_network(opts)
-        validation = opts["validation"]
+        validation, seed = opts["validation"], opts["seed"]
+        if config.early_stopping and validation == 0:
+            raise UsageError("--early-stopping needs a validation set (--validation > 0)")
         data = load_dataset(opts["dataset"], args.data_dir, validation)
         if args.limit:
             data = dataclasses.replace(data, train=Split(data.train.X[:args.limit], data.train.y[:args.limit]))
@@ -167,14 +193,12 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         command = shlex.join(["digitnet", *argv])
         print(f"{net.describe()}; {len(data.train.X)} training images, "
               f"{config.epochs} epochs, batch {config.batch_size}, {config.optimizer} eta {config.lr:g}")
-    if config.early_stopping and data.validation is None:
-        raise UsageError("--early-stopping needs a validation set (--validation > 0)")
     meta = {
-        "training": {"command": command, "seed": getattr(args, "seed", None), "validation": validation},
+        "training": {"command": command, "seed": seed, "validation": validation},
         "dataset": {"name": data.name, "sha256": data.sha256},
     }
     try:
-        state = fit(net, data, config, optimizer, state, augment=_augmenter(config.augment),
+        state = fit(net, data, config, optimizer, state, augment=augment,
                     checkpoint=args.checkpoint or args.resume, progress=not args.no_progress, metadata=meta)
     except TrainingDiverged as e:
         print(f"digitnet: training stopped: {e}; {args.output} was not written", file=sys.stderr)
