@@ -290,10 +290,9 @@ class Conv2D(Layer):
 
     Backward, with ``dZ`` flattened to ``(n*ho*wo, f)``: ``dW = cols^T dZ`` and ``db = sum_rows dZ``.
     For ``dX``, each kernel offset ``(i, j)`` read one strided slice of the padded input, so col2im
-    adds ``dZ W[i, j]^T`` (``(m, c)``) back onto that slice, one offset at a time. With stride 1
-    and at most ``k - 1`` pixels of padding the same sum is a "full" correlation of the padded
-    ``dZ`` with the kernel flipped in space and transposed in channels,
-    ``dX = im2col(pad(dZ, k - 1 - p)) @ W[::-1, ::-1].T``, which is one GEMM and no scattered adds.
+    adds ``dZ W[i, j]^T`` (``(m, c)``) back onto that slice, one offset at a time: ``kh*kw`` GEMMs
+    and vectorised slice additions. (This measured faster here than forming ``dcols = dZ W^T``
+    whole, and than the "full" correlation of the padded ``dZ`` with the flipped kernel.)
 
     ``padding`` is an integer (zeros on every side) or ``"same"`` (output ``ceil(h / stride)``).
     """
@@ -363,18 +362,13 @@ class Conv2D(Layer):
         self.grads["b"] = _column_sums(dZ2)  # (f,)
         if not need_dX:
             return None
-        top, bottom, left, right = self.pads
-        if s == 1 and max(self.pads) < min(kh, kw):
-            dZp = _pad(dZ, kh - 1 - top, kh - 1 - bottom, kw - 1 - left, kw - 1 - right)  # (n, h+kh-1, w+kw-1, f)
-            dcols = _im2col(dZp, kh, kw, 1, h, w, out=self.scratch.get("cols", (n * h * w, kh * kw * f), dZ.dtype))
-            W_flip = W[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * f, c)  # (kh*kw*f, c)
-            return (dcols @ W_flip).reshape(n, h, w, c)  # (n*h*w, kh*kw*f) @ (kh*kw*f, c) -> (n, h, w, c)
         dcol = self.scratch.get("dcol", (n * ho * wo, c), dZ.dtype)  # (m, c)
         dXp = np.zeros(self.Xp.shape, dZ.dtype)  # (n, hp, wp, c)
         for i in range(kh):
             for j in range(kw):
                 np.matmul(dZ2, W[i, j].T, out=dcol)  # (m, f) @ (f, c) -> (m, c)
                 dXp[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :] += dcol.reshape(n, ho, wo, c)
+        top, _, left, _ = self.pads
         return dXp[:, top:top + h, left:left + w, :]  # (n, h, w, c): drop the padding
 
     def config(self):
