@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from digitnet.data import load_dataset
+from digitnet.data import DataError, load_dataset
 from digitnet.models import default_model_path
 from digitnet.network import Network
 from digitnet.persistence import load_model
@@ -87,7 +87,10 @@ def main() -> None:
     args = parser.parse_args()
 
     net, meta = load_model(args.model)
-    test = load_dataset("mnist", args.data_dir, validation=0, progress=False).test
+    try:
+        test = load_dataset("mnist", args.data_dir, validation=0, progress=False).test
+    except DataError as e:
+        raise SystemExit(f"bench_predict: {e} (or give --data-dir, or set DIGITNET_DATA_DIR)") from None
     print(f"model {args.model}: {net.describe()}")
 
     canvas = paste(test.X[0], 8.0, 20, 30)  # a 224-pixel digit, about what a person draws
