@@ -120,7 +120,7 @@ def test_saliency_is_the_gradient_of_the_class_score():
             a = layer.forward(a)
         return a[0, 4]
 
-    grad = views.saliency(net, x, 4)[0]
+    grad = net.input_gradient(x, 4)[0]
     h = 1e-6
     for i in (0, 100, 400, 783):
         e = np.zeros_like(x)

@@ -158,16 +158,22 @@ def test_same_seed_same_bits_and_different_seed_differs():
     assert a.params[0].tobytes() != c.params[0].tobytes()
 
 
-def test_input_gradient_matches_finite_differences():
+@pytest.mark.parametrize("before_output", [True, False])
+def test_input_gradient_matches_finite_differences(before_output):
     net = Network([6, 4, 3], activation="tanh", output="softmax", cost="cross-entropy", seed=2, dtype="float64")
     X, _ = tiny_problem()
-    G = net.input_gradient(X, 1)
+    G = net.input_gradient(X, 1, before_output=before_output)
+
+    def score(X):
+        trace = net.trace(X)
+        return trace[-2 if before_output else -1][:, 1]  # before or after the softmax
+
     h = 1e-6
     for idx in [(0, 0), (2, 3), (4, 5)]:
         Xp, Xm = X.copy(), X.copy()
         Xp[idx] += h
         Xm[idx] -= h
-        num = (net.forward(Xp)[idx[0], 1] - net.forward(Xm)[idx[0], 1]) / (2 * h)
+        num = (score(Xp)[idx[0]] - score(Xm)[idx[0]]) / (2 * h)
         assert G[idx] == pytest.approx(num, rel=1e-6)
 
 

@@ -136,3 +136,13 @@ def test_future_format_version_is_refused(model_file, tmp_path):
     _rewrite_meta(path, bad, lambda meta: meta.update(format_version=2))
     with pytest.raises(ModelFileError, match="format version 2"):
         load_model(bad)
+
+
+def test_saved_file_has_ordinary_permissions(model_file):
+    import os
+    import stat
+
+    _, path = model_file
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask

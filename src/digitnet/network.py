@@ -172,12 +172,23 @@ class Network:
             self.backward(self.cost.derivative(A, Y))
         return cost
 
-    def input_gradient(self, X: np.ndarray, k: int | np.ndarray) -> np.ndarray:
-        """d(output k)/dX for each sample: the saliency map of class ``k`` (an int or one per row)."""
-        A = self.forward(np.asarray(X, self.dtype))
+    def input_gradient(self, X: np.ndarray, k: int | np.ndarray, before_output: bool = True) -> np.ndarray:
+        """The saliency map of class ``k``: d(score k)/dX for each row of ``X`` (k an int or one per row).
+
+        With ``before_output`` (the default) the score is the class's value *before* the output
+        activation, as in Simonyan et al. (2013): a saturated probability (0.99999 rounds to 1 in
+        float32) has a gradient of rounding noise, while the score's gradient shows which pixels
+        make the digit. ``before_output=False`` differentiates the output activation itself.
+        """
+        A = self.forward(np.asarray(X, self.dtype))  # fills every layer's cache
+        layers = self.layers
+        if before_output and isinstance(layers[-1], ActivationLayer):
+            layers = layers[:-1]
         dA = np.zeros_like(A)  # (n, 10)
         dA[np.arange(len(A)), k] = 1.0
-        return self.backward(dA, need_dX=True)  # (n, *input_shape)
+        for layer in reversed(layers):
+            dA = layer.backward(dA, need_dX=True)
+        return dA  # (n, *input_shape)
 
     def trace(self, X: np.ndarray) -> list[np.ndarray]:
         """The output of every layer for ``X`` (for looking inside the network)."""

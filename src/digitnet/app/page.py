@@ -77,7 +77,7 @@ def _look(net: Network, lock: threading.Lock, x: np.ndarray) -> tuple[np.ndarray
     with lock:
         outputs = net.trace(X)
         proba = net.predict_proba(X)[0]  # (10,)
-        grad = views.saliency(net, X, int(proba.argmax()))  # (1, *input_shape)
+        grad = net.input_gradient(X, int(proba.argmax()))  # (1, *input_shape)
     return proba, outputs, grad.reshape(784)
 
 

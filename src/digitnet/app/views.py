@@ -185,24 +185,6 @@ def first_layer_weights(net: Network, limit: int = 256) -> tuple[np.ndarray, str
     return None
 
 
-def saliency(net: Network, X: np.ndarray, k: int) -> np.ndarray:
-    """The saliency map of class ``k`` for one input ``X`` ``(1, *input_shape)``: d(score k)/dX.
-
-    As in Simonyan et al. (2013), the score is the class's value *before* a softmax or sigmoid
-    output: the gradient of a saturated probability (0.99999 rounds to 1 in float32) is mostly
-    rounding noise, while the score's gradient says which pixels make the digit. For a network
-    whose last layer is not an activation this is ``net.input_gradient``.
-    """
-    if not isinstance(net.layers[-1], ActivationLayer):
-        return net.input_gradient(X, k)
-    dA = np.zeros((len(X), *net.output_shape), net.dtype)  # (n, 10)
-    net.forward(np.asarray(X, net.dtype))  # fills every layer's cache for the backward pass
-    dA[:, k] = 1.0  # d(score k)/d(scores)
-    for layer in reversed(net.layers[:-1]):
-        dA = layer.backward(dA, need_dX=True)
-    return dA  # (n, *input_shape)
-
-
 def png_data_url(image: np.ndarray) -> str:
     """An image as a ``data:image/png`` URL (for thumbnails inside a table)."""
     buf = io.BytesIO()
