@@ -5,11 +5,34 @@ command line overrides the preset's value.
 
 * ``seed``: the classic network of Nielsen's chapter 1, unchanged: ``[784, 16, 16, 10]``, sigmoid,
   quadratic cost, N(0, 1) init, plain SGD with eta = 3.0, batch 10, 30 epochs.
+* ``mlp``: the best dense network here: 784-1024-1024-10, each hidden layer He-initialised,
+  batch-normalised, ReLU and 30 % dropout; softmax with cross-entropy; Adam (eta 1e-3) on a cosine
+  schedule, batch 128, 40 epochs, on images randomly shifted (2 px), rotated (10 degrees) and
+  scaled (10 %) anew in every epoch (``digitnet.augment``).
+* ``cnn``: a small VGG-style convolutional network that trains on two CPU cores: two blocks of two
+  3 x 3 convolutions (32 then 64 filters, no padding) each followed by batch norm and ReLU, 2 x 2
+  max pooling after each block, then 128 dense units (batch norm, ReLU, 40 % dropout) and softmax.
+  Adam (eta 1e-3), cosine schedule, batch 128, 20 epochs, the same augmentation as ``mlp``.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+def _dense_block(units: int, dropout: float) -> list[dict[str, Any]]:
+    block = [{"type": "dense", "units": units, "init": "he"}, {"type": "batchnorm"},
+             {"type": "activation", "name": "relu"}]
+    return block + ([{"type": "dropout", "rate": dropout}] if dropout else [])
+
+
+def _conv_block(filters: int) -> list[dict[str, Any]]:
+    conv = [{"type": "conv2d", "filters": filters, "kernel_size": 3, "init": "he"}, {"type": "batchnorm"},
+            {"type": "activation", "name": "relu"}]
+    return conv + conv + [{"type": "maxpool2d", "pool_size": 2}]
+
+
+_SOFTMAX = [{"type": "dense", "units": 10, "init": "he"}, {"type": "activation", "name": "softmax"}]
+_AUGMENT = {"shift": 2.0, "rotate": 10.0, "scale": 0.1}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "seed": {
@@ -22,6 +45,27 @@ PRESETS: dict[str, dict[str, Any]] = {
         "batch_size": 10,
         "optimizer": "sgd",
         "eta": 3.0,
+    },
+    "mlp": {
+        "layers": [*_dense_block(1024, 0.3), *_dense_block(1024, 0.3), *_SOFTMAX],
+        "cost": "cross-entropy",
+        "epochs": 40,
+        "batch_size": 128,
+        "optimizer": "adam",
+        "eta": 1e-3,
+        "schedule": "cosine",
+        "augment": _AUGMENT,
+    },
+    "cnn": {
+        "layers": [{"type": "reshape", "shape": [28, 28, 1]}, *_conv_block(32), *_conv_block(64),
+                   {"type": "flatten"}, *_dense_block(128, 0.4), *_SOFTMAX],
+        "cost": "cross-entropy",
+        "epochs": 20,
+        "batch_size": 128,
+        "optimizer": "adam",
+        "eta": 1e-3,
+        "schedule": "cosine",
+        "augment": _AUGMENT,
     },
 }
 
