@@ -4,6 +4,8 @@ a CNN model file round trip, and a small CNN that beats a dense net of the same 
 import numpy as np
 import pytest
 
+from digitnet.augment import Augmenter
+from digitnet.cli import build_network
 from digitnet.data import load_dataset, one_hot
 from digitnet.layers import (
     LAYERS, ActivationLayer, BatchNorm, Conv2D, Dense, Dropout, Flatten, GlobalAvgPool, MaxPool2D, Reshape,
@@ -12,6 +14,7 @@ from digitnet.layers import (
 from digitnet.network import Network
 from digitnet.optimizers import Adam
 from digitnet.persistence import load_model, save_model
+from digitnet.presets import DEFAULTS, PRESETS
 
 F64 = np.dtype("float64")
 
@@ -327,6 +330,21 @@ def test_cnn_model_file_round_trip(tmp_path):
         np.testing.assert_array_equal(again.state_dict()[k], v)
     np.testing.assert_array_equal(again.predict_proba(X), net.predict_proba(X))
     assert "Conv2D" in again.describe()
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_presets_build_and_take_a_training_step(name):
+    opts = {**DEFAULTS, **PRESETS[name], "seed": 0, "dtype": "float32"}
+    net = build_network(opts)
+    assert net.output == "softmax" and net.cost_name == "cross-entropy"
+    Augmenter(**opts["augment"])  # the preset's augmentation settings are valid
+    rng = np.random.default_rng(0)
+    X, Y = rng.random((8, 784), dtype=np.float32), one_hot(rng.integers(0, 10, 8))
+    before = [p.copy() for p in net.params]
+    net.backprop(X, Y)
+    Adam(1e-3).step(net.params, net.grads)
+    assert all(not np.array_equal(a, b) for a, b in zip(before, net.params) if a.ndim >= 2)
+    assert net.predict_proba(X).shape == (8, 10)
 
 
 def test_small_cnn_beats_a_dense_net_of_the_same_size_on_real_mnist(mnist_dir):
