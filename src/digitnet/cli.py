@@ -57,7 +57,8 @@ def _augment(text: str) -> dict[str, float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="digitnet", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="digitnet", description="A neural network from scratch in NumPy that reads handwritten digits.")
     parser.add_argument("--version", action="version", version=f"digitnet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
