@@ -88,7 +88,7 @@ import reference  # noqa: E402
 from digitnet.data import load_dataset, one_hot  # noqa: E402
 from digitnet.layers import (ActivationLayer, BatchNorm, Conv2D, Dense, Dropout, Flatten,  # noqa: E402
                              GlobalAvgPool, MaxPool2D, Reshape, layer_from_config)
-from digitnet.network import Network  # noqa: E402
+from digitnet.network import Network, summarize  # noqa: E402
 from digitnet.optimizers import make_optimizer  # noqa: E402
 from digitnet.presets import PRESETS  # noqa: E402
 from digitnet.training import run_epoch  # noqa: E402
@@ -342,15 +342,6 @@ def build_case(name: str, X: np.ndarray, Y: np.ndarray, y: np.ndarray) -> Case |
     if torch is not None:
         runners["torch"] = torch_runner(net, optimizer, lr, momentum, X, Y, y, batch)
     return Case(name, batch, description, runners, examples, matmul_flops(net) * N_TRAIN)
-
-
-def summarize(configs: list[dict]) -> str:
-    """A short name for a layer list, e.g. ``conv32 bn relu conv32 bn relu pool2 ... dense10 softmax``."""
-    words = {"conv2d": lambda c: f"conv{c['filters']}", "dense": lambda c: f"dense{c['units']}",
-             "maxpool2d": lambda c: f"pool{c.get('pool_size', 2)}", "batchnorm": lambda c: "bn",
-             "dropout": lambda c: f"drop{c['rate']:g}", "activation": lambda c: c["name"],
-             "globalavgpool": lambda c: "gap"}
-    return " ".join(words[c["type"]](c) for c in configs if c["type"] in words)
 
 
 def time_case(case: Case, repeats: int, epochs: int) -> None:

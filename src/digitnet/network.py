@@ -17,6 +17,15 @@ from .layers import ActivationLayer, Dense, Layer, layer_from_config
 DTYPES = ("float32", "float64")
 
 
+def summarize(configs: Sequence[dict[str, Any]]) -> str:
+    """A short name for a layer list, e.g. ``conv32 bn relu conv32 bn relu pool2 ... dense10 softmax``."""
+    words = {"conv2d": lambda c: f"conv{c['filters']}", "dense": lambda c: f"dense{c['units']}",
+             "maxpool2d": lambda c: f"pool{c.get('pool_size', 2)}", "batchnorm": lambda c: "bn",
+             "dropout": lambda c: f"drop{c['rate']:g}", "activation": lambda c: c["name"],
+             "globalavgpool": lambda c: "gap"}
+    return " ".join(words[c["type"]](c) for c in configs if c["type"] in words)
+
+
 def dense_stack(
     sizes: Sequence[int], activation: str = "sigmoid", output: str = "sigmoid", init: str = "normal"
 ) -> list[Layer]:
@@ -132,13 +141,13 @@ class Network:
                    input_shape=tuple(config["input_shape"]))
 
     def describe(self) -> str:
-        """One line, e.g. ``784-16-16-10 sigmoid/sigmoid, quadratic`` or the list of layer types."""
+        """One line, e.g. ``784-16-16-10 sigmoid, quadratic`` or ``conv32 bn relu ... dense10 softmax, cross-entropy``."""
         dense = [l for l in self.layers if isinstance(l, Dense)]
         acts = [l.name for l in self.layers if isinstance(l, ActivationLayer)]
         if len(dense) * 2 == len(self.layers):
             widths = "-".join(str(n) for n in [self.input_shape[0], *(d.units for d in dense)])
             return f"{widths} {'/'.join(dict.fromkeys(acts))}, {self.cost_name}"
-        return " > ".join(type(l).__name__ for l in self.layers) + f", {self.cost_name}"
+        return f"{summarize([l.config() for l in self.layers])}, {self.cost_name}"
 
     # -- forward and backward -----------------------------------------------------------------
     def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
