@@ -442,7 +442,7 @@ class RestrictedUnpickler(pickle.Unpickler):
     """An unpickler that rebuilds NumPy arrays and nothing else.
 
     A pickle is a small program: a GLOBAL opcode imports any callable by name and REDUCE calls it
-    with arguments from the file, so ``pickle.load`` on a hostile file can run ``os.system``.
+    with arguments from the file, so unpickling a hostile file without restrictions can run ``os.system``.
     Arrays need only the constructors below; every other name is refused before it is imported.
     """
 
