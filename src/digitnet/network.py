@@ -221,7 +221,10 @@ class Network:
         For a softmax output these are the model's probabilities. Sigmoid outputs are independent
         scores in (0, 1); they are divided by their row sum, which keeps the ranking.
         """
-        A = self.predict_raw(X, batch_size)
+        return self.to_proba(self.predict_raw(X, batch_size))
+
+    def to_proba(self, A: np.ndarray) -> np.ndarray:
+        """Output activations ``(n, 10)`` as the class scores of ``predict_proba``."""
         if self.output == "softmax":
             return A
         A = np.maximum(A, 0)

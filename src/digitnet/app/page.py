@@ -76,7 +76,7 @@ def _look(net: Network, lock: threading.Lock, x: np.ndarray) -> tuple[np.ndarray
     X = x.reshape(1, *net.input_shape)  # (1, 784) or (1, 28, 28, 1)
     with lock:
         outputs = net.trace(X)
-        proba = net.predict_proba(X)[0]  # (10,)
+        proba = net.to_proba(outputs[-1])[0]  # (10,): the trace already ran the forward pass
         grad = net.input_gradient(X, int(proba.argmax()))  # (1, *input_shape)
     return proba, outputs, grad.reshape(784)
 
