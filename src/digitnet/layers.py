@@ -238,13 +238,13 @@ class _Scratch:
     """
 
     def __init__(self) -> None:
-        self.buffers: dict[str, np.ndarray] = {}
+        self.arrays: dict[str, np.ndarray] = {}  # not Layer.buffers: nothing here is saved
 
     def get(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
         size = int(np.prod(shape))
-        buf = self.buffers.get(name)
+        buf = self.arrays.get(name)
         if buf is None or buf.size < size or buf.dtype != dtype:
-            buf = self.buffers[name] = np.empty(size, dtype)
+            buf = self.arrays[name] = np.empty(size, dtype)
         return buf[:size].reshape(shape)
 
 
@@ -540,7 +540,7 @@ class BatchNorm(Layer):
         m = len(dYf)
         dbeta = _column_sums(dYf)  # (c,)
         dgamma = np.einsum("ij,ij->j", dYf, self.xhat)  # (c,)
-        self.grads = {"gamma": dgamma, "beta": dbeta}
+        self.grads.update(gamma=dgamma, beta=dbeta)
         if not need_dX:
             return None
         scale = self.params["gamma"] * self.inv_std  # (c,)

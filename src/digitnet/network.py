@@ -157,9 +157,10 @@ class Network:
             A = layer.forward(A, training)
         return A
 
-    def backward(self, dA: np.ndarray, need_dX: bool = False) -> np.ndarray | None:
-        """Backpropagate a gradient of the output through every layer, filling ``grads``."""
-        for i in range(len(self.layers) - 1, -1, -1):
+    def backward(self, dA: np.ndarray, need_dX: bool = False, below: int | None = None) -> np.ndarray | None:
+        """Backpropagate ``dA`` through the layers under index ``below`` (default: all of them),
+        filling ``grads``; with ``need_dX`` also return the gradient with respect to the input."""
+        for i in reversed(range(len(self.layers) if below is None else below)):
             dA = self.layers[i].backward(dA, need_dX=need_dX or i > self.first_trained)
         return dA
 
@@ -175,8 +176,7 @@ class Network:
         last = self.layers[-1]
         if isinstance(last, ActivationLayer):
             dZ = self.cost.delta(last.Z, A, Y, last.activation)  # (n, 10)
-            for i in range(len(self.layers) - 2, -1, -1):
-                dZ = self.layers[i].backward(dZ, need_dX=i > self.first_trained)
+            self.backward(dZ, below=len(self.layers) - 1)
         else:
             self.backward(self.cost.derivative(A, Y))
         return cost
@@ -190,14 +190,10 @@ class Network:
         make the digit. ``before_output=False`` differentiates the output activation itself.
         """
         A = self.forward(np.asarray(X, self.dtype))  # fills every layer's cache
-        layers = self.layers
-        if before_output and isinstance(layers[-1], ActivationLayer):
-            layers = layers[:-1]
+        skip_output = before_output and isinstance(self.layers[-1], ActivationLayer)
         dA = np.zeros_like(A)  # (n, 10)
         dA[np.arange(len(A)), k] = 1.0
-        for layer in reversed(layers):
-            dA = layer.backward(dA, need_dX=True)
-        return dA  # (n, *input_shape)
+        return self.backward(dA, need_dX=True, below=len(self.layers) - skip_output)  # (n, *input_shape)
 
     def trace(self, X: np.ndarray) -> list[np.ndarray]:
         """The output of every layer for ``X`` (for looking inside the network)."""
