@@ -188,3 +188,10 @@ def test_bad_arguments_are_refused():
         Network([4])
     with pytest.raises(ValueError, match="dtype"):
         Network([4, 3], dtype="float16")
+
+
+def test_confusion_matrix_counts_true_against_predicted():
+    from digitnet.network import confusion_matrix
+
+    C = confusion_matrix(np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 2, 0, 2]), k=3)
+    np.testing.assert_array_equal(C, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])

@@ -21,7 +21,7 @@ import numpy as np
 from . import __version__
 from .data import DATASETS, DataError, Split, load_dataset
 from .layers import Dropout, Layer, layer_from_config
-from .network import Network, dense_stack
+from .network import Network, confusion_matrix, dense_stack
 from .optimizers import OPTIMIZERS, SCHEDULES
 from .persistence import ModelFileError, load_model, save_model
 from .presets import DEFAULTS, PRESETS
@@ -217,13 +217,6 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     print(f"test accuracy {test_acc:.4f} ({round(test_acc * len(data.test.y))} / {len(data.test.y)})"
           f"; saved {args.output}")
     return 0
-
-
-def confusion_matrix(y: np.ndarray, pred: np.ndarray, k: int = 10) -> np.ndarray:
-    """``C[i, j]`` counts the images of class ``i`` predicted as ``j``."""
-    C = np.zeros((k, k), dtype=np.int64)
-    np.add.at(C, (y, pred), 1)
-    return C
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -17,6 +17,13 @@ from .layers import ActivationLayer, Dense, Layer, layer_from_config
 DTYPES = ("float32", "float64")
 
 
+def confusion_matrix(y: np.ndarray, pred: np.ndarray, k: int = 10) -> np.ndarray:
+    """``C[i, j]`` counts the images of class ``i`` predicted as ``j``."""
+    C = np.zeros((k, k), dtype=np.int64)
+    np.add.at(C, (y, pred), 1)
+    return C
+
+
 def summarize(configs: Sequence[dict[str, Any]]) -> str:
     """A short name for a layer list, e.g. ``conv32 bn relu conv32 bn relu pool2 ... dense10 softmax``."""
     words = {"conv2d": lambda c: f"conv{c['filters']}", "dense": lambda c: f"dense{c['units']}",

@@ -23,10 +23,9 @@ import pandas as pd
 import streamlit as st
 
 from digitnet.app import views
-from digitnet.cli import confusion_matrix
 from digitnet.data import DataError, Split, load_dataset
 from digitnet.models import default_model_path
-from digitnet.network import Network
+from digitnet.network import Network, confusion_matrix
 from digitnet.persistence import ModelFileError, load_model
 from digitnet.preprocess import BlankImageError, load_image, to_mnist
 
