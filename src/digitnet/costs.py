@@ -80,7 +80,7 @@ class CategoricalCrossEntropy(Cost):
     name = "cross-entropy"
 
     def fn(self, A, Y):
-        return -float(np.sum(Y * np.log(np.clip(A, EPS, 1.0)))) / len(A)
+        return -float(np.vdot(Y, np.log(np.clip(A, EPS, 1.0)))) / len(A)  # sum_ij y_ij ln a_ij
 
     def derivative(self, A, Y):
         return -Y / np.clip(A, EPS, 1.0) / len(A)

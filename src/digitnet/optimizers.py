@@ -36,15 +36,15 @@ class Optimizer:
         self.t = 0
         self.state: list[dict[str, np.ndarray]] = []
 
-    def _decayed(self, p: np.ndarray, g: np.ndarray) -> np.ndarray:
-        return g + self.weight_decay * p if self.weight_decay and p.ndim >= 2 else g
-
     def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """Update every parameter in place. The gradients are spent afterwards: ``update`` may use
+        them as scratch space (SGD scales them in place), so read them before the step, not after."""
         self.t += 1
         if not self.state:
             self.state = [self.init_state(p) for p in params]
+        decay = self.weight_decay
         for p, g, s in zip(params, grads, self.state):
-            self.update(p, self._decayed(p, g), s)
+            self.update(p, g + decay * p if decay and p.ndim >= 2 else g, s)
 
     def init_state(self, p: np.ndarray) -> dict[str, np.ndarray]:
         return {}
@@ -78,7 +78,10 @@ class SGD(Optimizer):
     name = "sgd"
 
     def update(self, p, g, s):
-        p -= self.lr * g
+        # Two in-place passes; ``p -= lr * g`` would also allocate (and page-fault) a temporary
+        # the size of ``p`` every step.
+        g *= self.lr
+        p -= g
 
 
 class Momentum(Optimizer):
