@@ -83,11 +83,42 @@ def test_divergence_writes_nothing(tiny_data, tmp_path, capsys):
     (["train", "--eta", "-1"], "learning rate"),
     (["train", "--dropout", "1.5"], "dropout rate"),
     (["evaluate", "missing.npz"], "model file not found"),
+    (["train", "--limit", "0"], "--limit: must be at least 1, not 0"),
+    (["train", "--limit", "-5"], "--limit: must be at least 1, not -5"),  # [:-5] would train on almost all
+    (["train", "--warmup", "-1"], "--warmup: must be at least 0"),
+    (["train", "--seed", "-1"], "--seed: must be at least 0"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(tiny_data, argv, message, capsys):
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_an_unwritable_output_is_refused_before_training(tiny_data, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for flag, path, message in [("-o", tmp_path, "is a folder"),
+                                ("-o", blocker / "m.npz", "cannot write -o"),
+                                ("--checkpoint", tmp_path, "is a folder")]:
+        flag_name = "--output" if flag == "-o" else flag
+        assert cli.main(["train", "--epochs", "1", "--sizes", "784,8,10", "--no-progress", flag, str(path),
+                         *(["-o", str(tmp_path / "m.npz")] if flag != "-o" else [])]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message.replace("-o", flag_name) in err and len(err.splitlines()) == 1
+    assert tiny_data == []  # refused before the data was even loaded
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # and nothing left behind
+
+
+def test_a_file_that_is_not_a_model_is_named_as_such(tmp_path, capsys):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    assert cli.main(["evaluate", str(text)]) == 2
+    assert "not a digitnet model file (not an .npz archive)" in capsys.readouterr().err
+    assert cli.main(["predict", "--model", str(text), str(text)]) == 2
+    err = capsys.readouterr().err
+    assert "not an .npz archive" in err and "train one with" not in err  # the hint is for a missing file
+    assert cli.main(["predict", "--model", str(tmp_path / "missing.npz"), str(text)]) == 2
+    assert "train one with: digitnet train -o" in capsys.readouterr().err
 
 
 def test_argparse_errors_return_2(capsys):
@@ -153,3 +184,13 @@ def test_augment_flag(tiny_data, tmp_path, capsys):
     assert "unknown --augment setting" in capsys.readouterr().err
     assert cli.main(["train", "--augment", "shift=-1", "-o", str(out)]) == 2
     assert cli.main(["train", "--augment", "shift", "-o", str(out)]) == 2
+
+
+def test_a_failed_write_is_one_line_and_exit_1(tiny_data, tmp_path, monkeypatch, capsys):
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(cli, "save_model", disk_full)
+    out = tmp_path / "m.npz"
+    assert cli.main(["train", "--epochs", "1", "--sizes", "784,8,10", "--no-progress", "-o", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "digitnet: error: [Errno 28] No space left on device" and not out.exists()

@@ -117,11 +117,11 @@ def test_foreign_files_are_refused(tmp_path):
         load_model(plain)
     text = tmp_path / "text.npz"
     text.write_text("hello")
-    with pytest.raises(ModelFileError, match="not a readable model file"):
+    with pytest.raises(ModelFileError, match=r"not a digitnet model file \(not an .npz archive\)"):
         load_model(text)
     pickled = tmp_path / "pickled.npz"
     np.savez(pickled, **{META_KEY: np.array([{"format": "digitnet-model"}], dtype=object)})
-    with pytest.raises(ModelFileError):
+    with pytest.raises(ModelFileError, match="pickled Python objects, which digitnet never loads"):
         load_model(pickled)
     other = tmp_path / "zip.npz"
     with zipfile.ZipFile(other, "w") as zf:

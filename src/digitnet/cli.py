@@ -2,8 +2,8 @@
 
 ``main(argv) -> int`` parses, runs and returns an exit code; ``entrypoint()`` is the console
 script. Every failure a user can cause (a bad flag value, a missing or corrupted file, a learning
-rate that diverges) ends with one line on stderr and a non-zero exit, never a traceback:
-2 for bad input, 1 for a run that failed, 130 for Ctrl-C.
+rate that diverges, a disk that fills up) ends with one line on stderr and a non-zero exit,
+never a traceback: 2 for bad input, 1 for a run that failed, 130 for Ctrl-C.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import dataclasses
 import json
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -42,6 +43,34 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+def _int_at_least(low: int):
+    """An argparse type: a whole number no smaller than ``low``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}")
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {value}")
+        return value
+    return parse
+
+
+def _check_writable(path: Path, flag: str) -> None:
+    """Refuse an output path that cannot be written *before* training, not after an hour of it.
+
+    Creates the missing folders (as the final save would) and a throw-away file beside the target.
+    """
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a folder: give a file name, such as {path / 'model.npz'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as e:
+        raise UsageError(f"cannot write {flag} {path}: {e.strerror or e}") from None
+
+
 def _augment(text: str) -> dict[str, float]:
     """``--augment``: ``default``, ``none``, or ``key=value`` pairs of ``digitnet.augment.Augmenter``."""
     if text == "none":
@@ -56,8 +85,15 @@ def _augment(text: str) -> dict[str, float]:
     return spec
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line, saying where the help is, rather than the usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="digitnet", description="A neural network from scratch in NumPy that reads handwritten digits.")
     parser.add_argument("--version", action="version", version=f"digitnet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -81,20 +117,21 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--momentum", type=float)
     opt.add_argument("--weight-decay", type=float, help="L2 weight decay")
     opt.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule")
-    opt.add_argument("--warmup", type=int, help="epochs of linear learning-rate warm-up")
+    opt.add_argument("--warmup", type=_int_at_least(0), help="epochs of linear learning-rate warm-up")
     opt.add_argument("--early-stopping", type=int, metavar="PATIENCE",
                      help="stop after PATIENCE epochs without a better validation accuracy; keep the best")
     opt.add_argument("--augment", type=_augment, nargs="?", const="default", metavar="SPEC",
                      help="distort training images on the fly: 'default' (shift=2,rotate=10,scale=0.1, "
                           "also when SPEC is left out), 'none', or pairs such as "
                           "shift=2,rotate=10,scale=0.1,elastic_alpha=34,elastic_sigma=4")
-    opt.add_argument("--seed", type=int, default=0, help="seed of all randomness (default 0)")
+    opt.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of all randomness (default 0)")
     data = t.add_argument_group("data")
     data.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
     data.add_argument("--data-dir", type=Path, help="folder with the IDX files (default: $DIGITNET_DATA_DIR or the cache)")
     data.add_argument("--validation", type=int, default=10_000,
                       help="validation images held out from the training file (0: train on all 60k)")
-    data.add_argument("--limit", type=int, help="train on the first N training images only (quick runs)")
+    data.add_argument("--limit", type=_int_at_least(1),
+                      help="train on the first N training images only (quick runs)")
     out = t.add_argument_group("output")
     out.add_argument("-o", "--output", type=Path, default=Path("model.npz"), help="model file to write")
     out.add_argument("--checkpoint", type=Path, help="write a resumable checkpoint here after each epoch")
@@ -165,6 +202,9 @@ def _augmenter(spec: dict[str, float] | None):
 
 
 def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    _check_writable(args.output, "--output")
+    if args.checkpoint:
+        _check_writable(args.checkpoint, "--checkpoint")
     if args.resume:
         net, optimizer, config, state, meta = load_checkpoint(args.resume)
         augment = _augmenter(config.augment)
@@ -249,7 +289,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     try:
         net, _ = load_model(model)
     except ModelFileError as e:
-        raise ModelFileError(f"{e}; train one with: digitnet train -o {model}") from None
+        hint = "" if Path(model).exists() else f"; train one with: digitnet train -o {model}"
+        raise ModelFileError(f"{e}{hint}") from None
     failed = 0
     for path in args.images:
         try:
@@ -313,6 +354,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, DataError, ModelFileError, ValueError) as e:
         print(f"digitnet: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a file that vanished or a full disk after the checks above
+        print(f"digitnet: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("digitnet: interrupted", file=sys.stderr)
         return 130

@@ -96,13 +96,20 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, 
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
     try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":  # checked first: np.load would talk about pickles
+                raise ModelFileError(f"{path} is not a digitnet model file (not an .npz archive)")
         with np.load(path, allow_pickle=False) as z:
             if META_KEY not in z.files:
                 raise ModelFileError(f"{path} is not a digitnet model file (no metadata)")
             arrays = {k: z[k] for k in z.files}
     except ModelFileError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, RuntimeError) as e:
+    except ValueError as e:
+        if "allow_pickle" in str(e):
+            raise ModelFileError(f"{path} holds pickled Python objects, which digitnet never loads") from None
+        raise ModelFileError(f"{path} is not a readable model file (truncated or corrupted?): {e}") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, RuntimeError) as e:
         raise ModelFileError(f"{path} is not a readable model file (truncated or corrupted?): {e}") from None
     try:
         meta = json.loads(arrays.pop(META_KEY).tobytes().decode("utf-8"))

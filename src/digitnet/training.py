@@ -53,6 +53,8 @@ class TrainConfig:
             raise ValueError(f"epochs must be at least 1, not {self.epochs}")
         if self.batch_size < 1:
             raise ValueError(f"batch size must be at least 1, not {self.batch_size}")
+        if self.warmup < 0:
+            raise ValueError(f"warm-up must be >= 0 epochs, not {self.warmup}")
         if self.early_stopping < 0:
             raise ValueError(f"early-stopping patience must be >= 0, not {self.early_stopping}")
         learning_rate(self.lr, 0, self.epochs, self.schedule, self.warmup)  # validates the schedule
