@@ -153,7 +153,8 @@ def test_python_dash_m_runs_the_cli():
     assert result.returncode == 0 and "train" in result.stdout and "evaluate" in result.stdout
 
 
-def test_ctrl_c_saves_the_last_completed_epoch_and_exits_130(tiny_data, tmp_path, monkeypatch, capsys):
+def ctrl_c_in_second_epoch(monkeypatch) -> None:
+    """Make the next training run raise KeyboardInterrupt as its second epoch starts."""
     from digitnet import training
 
     real = training.run_epoch
@@ -164,6 +165,10 @@ def test_ctrl_c_saves_the_last_completed_epoch_and_exits_130(tiny_data, tmp_path
             raise KeyboardInterrupt
         return real(*args, **kwargs)
     monkeypatch.setattr(training, "run_epoch", interrupted_second_epoch)
+
+
+def test_ctrl_c_saves_the_last_completed_epoch_and_exits_130(tiny_data, tmp_path, monkeypatch, capsys):
+    ctrl_c_in_second_epoch(monkeypatch)
     out = tmp_path / "m.npz"
     assert cli.main(["train", "--epochs", "5", "--sizes", "784,8,10", "--no-progress", "-o", str(out)]) == 130
     assert "saved the model of epoch 1" in capsys.readouterr().err
@@ -194,3 +199,47 @@ def test_a_failed_write_is_one_line_and_exit_1(tiny_data, tmp_path, monkeypatch,
     assert cli.main(["train", "--epochs", "1", "--sizes", "784,8,10", "--no-progress", "-o", str(out)]) == 1
     err = capsys.readouterr().err.strip()
     assert err == "digitnet: error: [Errno 28] No space left on device" and not out.exists()
+
+
+def test_resume_keeps_the_limit_and_refuses_flags_that_would_change_the_run(tiny_data, tmp_path, monkeypatch,
+                                                                             capsys):
+    common = ["--sizes", "784,16,10", "--epochs", "3", "--limit", "100", "--no-progress"]
+    full = tmp_path / "full.npz"
+    assert cli.main(["train", *common, "-o", str(full)]) == 0
+    with monkeypatch.context() as patch:
+        ctrl_c_in_second_epoch(patch)
+        ck = tmp_path / "run.ckpt.npz"
+        assert cli.main(["train", *common, "--checkpoint", str(ck), "-o", str(tmp_path / "x.npz")]) == 130
+    capsys.readouterr()
+    assert cli.main(["train", "--resume", str(ck), "--eta", "0.1", "--limit", "100", "-o",
+                     str(tmp_path / "r.npz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("leave out --eta, --limit") and len(err.splitlines()) == 1
+    resumed = tmp_path / "resumed.npz"
+    assert cli.main(["train", "--resume", str(ck), "--no-progress", "-o", str(resumed)]) == 0
+    (a, _), (b, meta) = load_model(full), load_model(resumed)
+    assert all(x.tobytes() == y.tobytes() for x, y in zip(a.params, b.params))  # trained on the same 100
+    assert meta["training"]["limit"] == 100 and len(meta["history"]) == 3
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--preset", "mlp", "--sizes", "784,30,10", "--dropout", "0.5"],
+     "--preset mlp has its own layers, which --sizes, --dropout cannot change"),
+    (["--sizes", "100,10"], "--sizes must start with the 784 pixels and end with the 10 classes"),
+    (["--sizes", "784,30,5"], "such as 784,30,10; not 784,30,5"),
+])
+def test_architecture_flags_that_cannot_apply_are_refused(tiny_data, tmp_path, argv, message, capsys):
+    assert cli.main(["train", *argv, "--no-progress", "-o", str(tmp_path / "m.npz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_a_model_of_the_legacy_pickle_is_evaluated_on_mnist(tiny_data, tmp_path, capsys):
+    from digitnet.network import Network
+    from digitnet.persistence import save_model
+
+    path = tmp_path / "legacy.npz"
+    save_model(path, Network([784, 10], seed=0), {"dataset": {"name": "mnist-legacy", "sha256": "0" * 64}})
+    assert cli.main(["evaluate", str(path), "--json"]) == 0
+    assert tiny_data[-1][0] == "mnist" and json.loads(capsys.readouterr().out)["dataset"] == "mnist"

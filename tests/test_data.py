@@ -165,6 +165,25 @@ def test_bad_file_in_cache_is_deleted(mnist_dir):
     assert (cache / "train-images-idx3-ubyte.gz").exists()
 
 
+@pytest.mark.parametrize("where", ["user dir", "cache"])
+def test_another_datasets_file_is_named_and_never_deleted(tmp_path, mnist_dir, where):
+    folder = tmp_path / "mine" if where == "user dir" else default_data_dir("fashion-mnist")
+    link_mnist(mnist_dir, folder)
+    with pytest.raises(DataError) as excinfo:
+        load_dataset("fashion-mnist", folder if where == "user dir" else None, download=False)
+    message = one_line(excinfo)
+    assert "is the mnist train-images-idx3-ubyte file, not fashion-mnist's: point --data-dir" in message
+    assert "delete" not in message
+    assert all((folder / f"{file}.gz").exists() for file in FILES)
+
+
+def test_test_set_of_a_model():
+    assert data.test_set_of({"dataset": {"name": "fashion-mnist"}}) == "fashion-mnist"
+    assert data.test_set_of({"dataset": {"name": "mnist-legacy"}}) == "mnist"  # the classic pickle is MNIST
+    for meta in ({}, {"dataset": "mnist"}, {"dataset": {"name": 7}}):  # absent or hand-edited
+        assert data.test_set_of(meta) == "mnist"
+
+
 def test_fashion_mnist_loads_from_the_debian_package(tmp_path):
     assert FASHION_DIR.is_dir(), f"{FASHION_DIR} missing: apt-get install dataset-fashion-mnist"
     ds = load_dataset("fashion-mnist", tmp_path / "empty", download=False)

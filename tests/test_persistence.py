@@ -110,6 +110,17 @@ def test_wrong_shape_is_refused(model_file, tmp_path):
         load_model(bad)
 
 
+def test_hand_edited_metadata_is_refused_in_one_line(model_file, tmp_path):
+    _, path = model_file
+    for name, edit in [("not-a-dict.npz", lambda meta: meta["arrays"].update({"0.W": "fine, really"})),
+                       ("a-list.npz", lambda meta: meta.update(arrays=[])),
+                       ("no-shape.npz", lambda meta: meta["arrays"]["0.W"].pop("shape"))]:
+        bad = tmp_path / name
+        _rewrite_meta(path, bad, edit)
+        with pytest.raises(ModelFileError, match="do not match its metadata|is corrupted"):
+            load_model(bad)
+
+
 def test_foreign_files_are_refused(tmp_path):
     plain = tmp_path / "plain.npz"
     np.savez(plain, W=np.zeros(3))

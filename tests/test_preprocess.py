@@ -539,6 +539,11 @@ def test_load_converts_modes_sensibly(tmp_path):
     assert one.shape == (32, 32) and set(np.unique(one)) <= {0, 255}
     Image.fromarray(a.astype(np.uint16) * 257).save(tmp_path / "i16.png")
     np.testing.assert_array_equal(load_image(tmp_path / "i16.png"), a)
+    # 32-bit integer TIFFs with 8-bit values (as some tools write them) are not dimmed 257 times.
+    Image.fromarray(a.astype(np.int32), mode="I").save(tmp_path / "i32.tif")
+    np.testing.assert_array_equal(load_image(tmp_path / "i32.tif"), a)
+    Image.fromarray(a.astype(np.int32) * 257, mode="I").save(tmp_path / "i32-16bit.tif")
+    np.testing.assert_array_equal(load_image(tmp_path / "i32-16bit.tif"), a)
     img.convert("CMYK").save(tmp_path / "cmyk.jpg", quality=95)
     assert load_image(tmp_path / "cmyk.jpg").shape == (32, 32, 3)
 

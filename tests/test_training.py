@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from digitnet.data import Dataset, Split, load_dataset
-from digitnet.layers import ActivationLayer, Dense, Dropout
+from digitnet.layers import ActivationLayer, BatchNorm, Conv2D, Dense, Dropout, Flatten, Reshape
 from digitnet.network import Network
-from digitnet.training import TrainConfig, TrainingDiverged, fit, load_checkpoint
+from digitnet.training import TrainConfig, TrainingDiverged, batch_bounds, fit, load_checkpoint
 
 
 def synthetic(n=600, d=20, seed=0):
@@ -104,6 +104,74 @@ def test_divergence_stops_with_a_hint_and_restores_good_weights():
     for a, b in zip(start, net.params):
         assert a.tobytes() == b.tobytes()
     assert all(np.isfinite(p).all() for p in net.params)
+
+
+def test_weights_that_overflow_under_a_finite_cost_are_divergence_too():
+    """Each batch's cost is computed before its step, so a last step that overflows the weights
+    (saturating activations keep the cost finite while that happens) is caught at the epoch's end."""
+    from digitnet.optimizers import SGD
+
+    class OverflowsOnStep60(SGD):
+        def step(self, params, grads):
+            super().step(params, grads)
+            if self.t == 60:  # the last of 60 batches
+                params[0][0, 0] = np.inf
+
+    data = synthetic()
+    net = Network([20, 30, 10], activation="tanh", seed=0)
+    start = [p.copy() for p in net.params]
+    with pytest.raises(TrainingDiverged, match="weights overflowed in epoch 1"):
+        fit(net, data, TrainConfig(epochs=2, batch_size=10, lr=0.1), OverflowsOnStep60(0.1),
+            progress=False, log=quiet)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(start, net.params))  # the weights before it
+
+
+def test_resuming_a_run_that_stopped_early_trains_no_further(tmp_path):
+    data = synthetic()
+    ck = tmp_path / "ck.npz"
+    config = TrainConfig(epochs=30, batch_size=10, lr=30.0, early_stopping=1)
+    net = Network([20, 30, 10], seed=0)
+    state = fit(net, data, config, progress=False, log=quiet, checkpoint=ck)
+    assert state.stopped_early and state.epoch < 30
+    net2, opt2, config2, state2, _ = load_checkpoint(ck)
+    assert state2.stopped_early
+    state2 = fit(net2, data, config2, opt2, state2, progress=False, log=quiet)
+    assert state2.epoch == state.epoch and len(state2.history) == len(state.history)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(net.params, net2.params))  # the best epoch's
+
+
+def test_batch_bounds_fold_a_batch_too_small_for_batch_norm():
+    assert batch_bounds(25, 10) == [(0, 10), (10, 20), (20, 25)]
+    assert batch_bounds(21, 10) == [(0, 10), (10, 20), (20, 21)]
+    assert batch_bounds(21, 10, min_batch=2) == [(0, 10), (10, 21)]
+    assert batch_bounds(1, 10, min_batch=2) == [(0, 1)]  # nothing to join: BatchNorm itself refuses it
+
+
+def test_dense_batch_norm_refuses_a_batch_of_one_and_training_avoids_one():
+    data = synthetic(n=301)  # 301 = 30 batches of 10 and 1 left over
+    net = Network([Dense(16, "he"), BatchNorm(), ActivationLayer("relu"), Dense(10), ActivationLayer("softmax")],
+                  cost="cross-entropy", seed=0, input_shape=(20,))
+    assert net.min_batch == 2 and Network([20, 10]).min_batch == 1
+    with pytest.raises(ValueError, match="at least 2 values per channel"):
+        net.backprop(data.train.X[:1], np.eye(10, dtype=np.float32)[data.train.y[:1]])
+    with pytest.raises(ValueError, match="batches of at least 2"):
+        fit(net, data, TrainConfig(epochs=1, batch_size=1, optimizer="adam", lr=1e-3), progress=False, log=quiet)
+    fit(net, data, TrainConfig(epochs=2, batch_size=10, optimizer="adam", lr=1e-2), progress=False, log=quiet)
+    assert net.evaluate(data.test.X, data.test.y) > 0.9
+    # After a convolution every pixel is a value per channel, so one image is a batch of 676.
+    conv = Network([Reshape((5, 4, 1)), Conv2D(2, 3, padding=1), BatchNorm(), Flatten(), Dense(10),
+                    ActivationLayer("softmax")], cost="cross-entropy", seed=0, input_shape=(20,))
+    assert conv.min_batch == 1
+
+
+def test_a_float64_network_trains_in_float64_all_the_way_down():
+    data = synthetic()
+    net = Network([Reshape((5, 4, 1)), Conv2D(3, 3, padding=1), ActivationLayer("relu"), Flatten(), Dense(10),
+                   ActivationLayer("softmax")], cost="cross-entropy", seed=0, dtype="float64", input_shape=(20,))
+    fit(net, data, TrainConfig(epochs=1, batch_size=10, optimizer="adam", lr=1e-2), progress=False, log=quiet)
+    outputs = net.trace(data.test.X[:4])  # float32 images in
+    assert [o.dtype for o in outputs] == [np.float64] * len(outputs)
+    assert net.layers[1].forward(data.test.X[:4].reshape(4, 5, 4, 1)).dtype == np.float64
 
 
 def test_early_stopping_restores_the_best_epoch():

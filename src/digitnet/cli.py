@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import __version__
-from .data import DATASETS, DataError, Split, load_dataset
+from .data import DATASETS, DataError, Split, load_dataset, test_set_of
 from .layers import Dropout, Layer, layer_from_config
 from .network import Network, confusion_matrix, dense_stack
 from .optimizers import OPTIMIZERS, SCHEDULES
@@ -201,11 +201,34 @@ def _augmenter(spec: dict[str, float] | None):
                          "elastic_alpha, elastic_sigma or p") from None
 
 
+# What ``--resume`` still takes from the command line: where the data is and where to write.
+# Everything else (architecture, optimiser, data set, --limit, ...) is the checkpoint's.
+_RESUME_FLAGS = {"command", "resume", "data_dir", "output", "checkpoint", "no_progress"}
+# The flags that shape a dense stack; a preset with its own layer list has no use for them.
+_DENSE_FLAGS = ("sizes", "activation", "output_activation", "init", "dropout")
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def _limited(data, limit: int | None):
+    """``data`` with only the first ``limit`` training images (all of them for ``None``)."""
+    if not limit:
+        return data
+    return dataclasses.replace(data, train=Split(data.train.X[:limit], data.train.y[:limit]))
+
+
 def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     _check_writable(args.output, "--output")
     if args.checkpoint:
         _check_writable(args.checkpoint, "--checkpoint")
     if args.resume:
+        defaults = vars(build_parser().parse_args(["train"]))
+        changed = [_flag(k) for k, v in vars(args).items() if k not in _RESUME_FLAGS and v != defaults[k]]
+        if changed:
+            raise UsageError(f"--resume continues the run exactly as its checkpoint describes it: "
+                             f"leave out {', '.join(changed)}")
         net, optimizer, config, state, meta = load_checkpoint(args.resume)
         augment = _augmenter(config.augment)
         dataset = meta["dataset"]["name"]
@@ -213,9 +236,16 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if data.sha256 != meta["dataset"]["sha256"]:
             raise UsageError(f"{args.resume} was trained on other {dataset} files than {data.sha256[:12]}")
         command, validation, seed = (meta["training"][k] for k in ("command", "validation", "seed"))
+        limit = meta["training"].get("limit")
+        data = _limited(data, limit)
         print(f"resuming {args.resume} after epoch {state.epoch} of {config.epochs}")
     else:
         opts = _options(args)
+        if opts.get("layers"):
+            given = [_flag(k) for k in _DENSE_FLAGS if getattr(args, k) is not None]
+            if given:
+                raise UsageError(f"--preset {args.preset} has its own layers, which {', '.join(given)} "
+                                 "cannot change (without --preset, the flags describe a dense stack)")
         config = TrainConfig(
             epochs=opts["epochs"], batch_size=opts["batch_size"], optimizer=opts["optimizer"],
             lr=opts["eta"], momentum=opts["momentum"], weight_decay=opts["weight_decay"],
@@ -228,14 +258,18 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if config.early_stopping and validation == 0:
             raise UsageError("--early-stopping needs a validation set (--validation > 0)")
         data = load_dataset(opts["dataset"], args.data_dir, validation)
-        if args.limit:
-            data = dataclasses.replace(data, train=Split(data.train.X[:args.limit], data.train.y[:args.limit]))
+        n_in, n_out = data.train.X.shape[1], 10
+        if not opts.get("layers") and (opts["sizes"][0], opts["sizes"][-1]) != (n_in, n_out):
+            raise UsageError(f"--sizes must start with the {n_in} pixels and end with the {n_out} classes of "
+                             f"{data.name}, such as {n_in},30,{n_out}; not {','.join(map(str, opts['sizes']))}")
+        limit = args.limit
+        data = _limited(data, limit)
         optimizer, state = config.make_optimizer(), None
         command = shlex.join(["digitnet", *argv])
         print(f"{net.describe()}; {len(data.train.X)} training images, "
               f"{config.epochs} epochs, batch {config.batch_size}, {config.optimizer} eta {config.lr:g}")
     meta = {
-        "training": {"command": command, "seed": seed, "validation": validation},
+        "training": {"command": command, "seed": seed, "validation": validation, "limit": limit},
         "dataset": {"name": data.name, "sha256": data.sha256},
     }
     try:
@@ -261,7 +295,7 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     net, meta = load_model(args.model)
-    name = args.dataset or meta.get("dataset", {}).get("name", "mnist")
+    name = args.dataset or test_set_of(meta)
     data = load_dataset(name, args.data_dir, validation=0)
     pred = net.predict(data.test.X)
     C = confusion_matrix(data.test.y, pred)

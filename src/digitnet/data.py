@@ -46,6 +46,10 @@ class DataError(Exception):
         super().__init__(" ".join(message.splitlines()))
 
 
+class _OtherDataset(DataError):
+    """A genuine file of another dataset where this one's was expected (reported, never deleted)."""
+
+
 @dataclass(frozen=True)
 class Split:
     """One part of a dataset.
@@ -156,6 +160,21 @@ _IDX_DTYPES = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
+
+
+def test_set_of(meta: dict) -> str:
+    """The dataset whose test set measures a model, read from its metadata (MNIST if it does not say).
+
+    A model trained on the legacy ``mnist.pkl.gz`` is an MNIST model, measured on MNIST's test set.
+    """
+    dataset = meta.get("dataset")
+    name = dataset.get("name") if isinstance(dataset, dict) else None
+    return name if isinstance(name, str) and name != "mnist-legacy" else "mnist"
+
+
+def _identify(file: str, sha256: str) -> str | None:
+    """The other dataset whose ``file`` has this hash, if any (MNIST files given for Fashion-MNIST...)."""
+    return next((name for name, spec in DATASETS.items() if spec.sha256.get(file) == sha256), None)
 
 
 def default_data_dir(name: str) -> Path:
@@ -413,9 +432,15 @@ def load_dataset(
             data = _read_bytes(path)
             actual = hashlib.sha256(data).hexdigest()
             if actual != spec.sha256[file]:
+                other = _identify(file, actual)
+                if other is not None:  # a good file of another dataset: nothing to delete or replace
+                    raise _OtherDataset(f"{path} is the {other} {file} file, not {name}'s: point --data-dir "
+                                    f"(or DIGITNET_DATA_DIR) at the {name} files")
                 expected = spec.sha256[file]
                 raise DataError(f"{path}: SHA-256 mismatch (got {actual[:12]}..., expected {expected[:12]}...)")
             arrays[file] = _parse_idx(data, path)
+        except _OtherDataset:
+            raise
         except DataError as e:
             if owned:
                 path.unlink(missing_ok=True)

@@ -54,6 +54,8 @@ def init_biases(classic: bool, n: int, rng: np.random.Generator, dtype) -> np.nd
 class Layer:
     """Base class: a layer without parameters that passes its input through."""
 
+    min_batch = 1  # the smallest training batch the layer can learn from
+
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
@@ -352,7 +354,7 @@ class Conv2D(Layer):
         n, c = len(X), self.input_shape[2]
         W2 = self.params["W"].reshape(kh * kw * c, f)  # (K, f), K = kh*kw*c
         self.Xp = _pad(X, *self.pads)  # (n, hp, wp, c), kept for backward
-        Z = np.empty((n, ho, wo, f), X.dtype)
+        Z = np.empty((n, ho, wo, f), np.result_type(X.dtype, W2.dtype))
         for rows in self._chunks(n):
             np.matmul(self._cols(self.Xp[rows]), W2, out=Z[rows].reshape(-1, f))  # (b*ho*wo, K) @ (K, f)
         Z += self.params["b"]  # (n, ho, wo, f) + (f,)
@@ -507,6 +509,9 @@ class BatchNorm(Layer):
 
     def build(self, input_shape, rng, dtype):
         c = input_shape[-1]
+        # After a dense layer each batch gives one value per feature and sample: a batch of one
+        # normalises every value to exactly beta, and nothing below it would learn.
+        self.min_batch = 2 if len(input_shape) == 1 else 1
         self.params = {"gamma": np.ones((c,), dtype), "beta": np.zeros((c,), dtype)}
         self.buffers = {"running_mean": np.zeros((c,), dtype), "running_var": np.ones((c,), dtype)}
         return tuple(input_shape)
@@ -516,6 +521,8 @@ class BatchNorm(Layer):
         Xf = X.reshape(-1, c)  # (m, c)
         m = len(Xf)
         if training:
+            if m < 2:
+                raise ValueError("batch normalisation needs at least 2 values per channel in training, got 1")
             mu = _column_sums(Xf) / m  # (c,)
             xhat = Xf - mu  # (m, c), centred; normalised below
             var = np.einsum("ij,ij->j", xhat, xhat) / m  # (c,)
@@ -523,7 +530,7 @@ class BatchNorm(Layer):
             self.buffers["running_mean"] *= mom
             self.buffers["running_mean"] += (1 - mom) * mu
             self.buffers["running_var"] *= mom
-            self.buffers["running_var"] += (1 - mom) * var * (m / max(m - 1, 1))
+            self.buffers["running_var"] += (1 - mom) * var * (m / (m - 1))  # unbiased; m >= 2
         else:
             xhat = Xf - self.buffers["running_mean"]  # (m, c)
             var = self.buffers["running_var"]

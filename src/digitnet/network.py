@@ -99,6 +99,11 @@ class Network:
         self.cost_name = cost
         self.cost = get_cost(cost, self.output)
 
+    @property
+    def min_batch(self) -> int:
+        """The smallest training batch every layer can learn from (2 with dense batch norm, else 1)."""
+        return max(layer.min_batch for layer in self.layers)
+
     # -- parameters ---------------------------------------------------------------------------
     @property
     def params(self) -> list[np.ndarray]:

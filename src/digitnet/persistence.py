@@ -121,12 +121,13 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, 
         raise ModelFileError(
             f"{path} has format version {meta.get('format_version')}; this digitnet reads {FORMAT_VERSION}"
         )
-    expected = meta.get("arrays", {})
-    if set(expected) != set(arrays):
+    expected = meta.get("arrays")
+    if not isinstance(expected, dict) or set(expected) != set(arrays):
         raise ModelFileError(f"{path}: the arrays in the file do not match its metadata")
     for name, a in arrays.items():
         e = expected[name]
-        if list(a.shape) != e["shape"] or a.dtype.name != e["dtype"] or _digest(a) != e["sha256"]:
+        if not isinstance(e, dict) or list(a.shape) != e.get("shape") or a.dtype.name != e.get("dtype") \
+                or _digest(a) != e.get("sha256"):
             raise ModelFileError(f"{path}: array {name} is corrupted (shape, dtype or checksum differs)")
     return meta, arrays
 

@@ -272,9 +272,13 @@ def _pil_to_array(img: Image.Image) -> np.ndarray:
     if mode in ("L", "RGB", "RGBA"):
         return np.asarray(img)
     if mode.startswith("I") or mode == "F":
-        # 16- or 32-bit grey: scale the integer or float range down to 8 bits.
+        # 16- or 32-bit grey: scale the integer or float range down to 8 bits. Integer images
+        # use 16 bits when any value needs them, else they are 8-bit values in a wider type.
         a = np.asarray(img)
-        v = a.astype(np.float64) / 65535.0 if mode.startswith("I") else _to_unit(a)
+        if mode.startswith("I"):
+            v = a.astype(np.float64) / (65535.0 if a.max() > 255 else 255.0)
+        else:
+            v = _to_unit(a)
         return np.round(np.clip(v, 0.0, 1.0) * 255.0).astype(np.uint8)
     if mode == "1":
         return np.asarray(img.convert("L"))

@@ -102,21 +102,29 @@ def fit(
     """
     optimizer = optimizer or config.make_optimizer()
     state = state or TrainState()
-    X, Y = data.train.X, one_hot(data.train.y)  # (n, 784), (n, 10)
-    n_batches = math.ceil(len(X) / config.batch_size)
+    if config.batch_size < net.min_batch:
+        raise ValueError(f"batch normalisation of dense layers needs batches of at least {net.min_batch}, "
+                         f"not {config.batch_size}")
+    X = data.train.X.astype(net.dtype, copy=False)  # (n, 784), in the network's own precision
+    Y = one_hot(data.train.y).astype(net.dtype, copy=False)  # (n, 10)
+    n_batches = len(batch_bounds(len(X), config.batch_size, net.min_batch))
     last_good = _copy_weights(net)
     try:
         # A diverging run overflows before its cost turns NaN; we report that ourselves, once.
         with np.errstate(over="ignore", invalid="ignore"):
-            for epoch in range(state.epoch, config.epochs):
+            # A run that stopped early is finished: resuming its checkpoint only restores the best epoch.
+            for epoch in range(config.epochs if state.stopped_early else state.epoch, config.epochs):
                 start = time.perf_counter()
                 optimizer.lr = learning_rate(config.lr, epoch, config.epochs, config.schedule, config.warmup)
                 with tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
                           disable=not progress, mininterval=0.5, unit="batch") as bar:
                     cost = run_epoch(net, X, Y, config.batch_size, optimizer, augment, bar.update)
-                if not math.isfinite(cost):
+                # Saturating activations (tanh, sigmoid) can keep the cost finite while weights overflow.
+                broken = f"the cost became {cost}" if not math.isfinite(cost) else (
+                    "the weights overflowed" if not all(np.isfinite(p).all() for p in net.params) else "")
+                if broken:
                     raise TrainingDiverged(
-                        f"the cost became {cost} in epoch {epoch + 1}: the learning rate "
+                        f"{broken} in epoch {epoch + 1}: the learning rate "
                         f"({optimizer.lr:g}) is probably too high; try a smaller --eta"
                     )
                 record = {"epoch": epoch + 1, "train_cost": cost, "lr": optimizer.lr}
@@ -132,10 +140,11 @@ def fit(
                     if config.early_stopping:
                         state.best_weights = last_good
                 log(format_epoch(record, config.epochs))
+                state.stopped_early = bool(config.early_stopping) and (
+                    state.epoch - state.best_epoch >= config.early_stopping)
                 if checkpoint is not None:
                     save_checkpoint(checkpoint, net, optimizer, config, state, metadata)
-                if config.early_stopping and state.epoch - state.best_epoch >= config.early_stopping:
-                    state.stopped_early = True
+                if state.stopped_early:
                     log(f"early stopping: no better validation accuracy for {config.early_stopping} epochs")
                     break
     except KeyboardInterrupt:
@@ -150,6 +159,18 @@ def fit(
     return state
 
 
+def batch_bounds(n: int, batch_size: int, min_batch: int = 1) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each mini-batch of an epoch of ``n`` examples.
+
+    The last batch holds what is left over, unless that is fewer than ``min_batch`` examples
+    (dense batch norm needs two): then it joins the batch before it.
+    """
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] < min_batch:
+        starts.pop()
+    return list(zip(starts, starts[1:] + [n]))
+
+
 def run_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int, optimizer: Optimizer,
               augment=None, on_batch: Callable[[int], Any] = lambda k: None) -> float:
     """One pass over a permutation of ``(X, Y)`` drawn from ``net.rng``; returns the mean batch cost.
@@ -158,10 +179,10 @@ def run_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int, optim
     """
     perm = net.rng.permutation(len(X))  # (n,)
     total = 0.0
-    for i in range(0, len(X), batch_size):
+    for i, j in batch_bounds(len(X), batch_size, net.min_batch):
         # Gathering each batch as it is needed stays in cache; a shuffled copy of the whole set
         # would be written to and read back from memory (150 MB for MNIST) every epoch.
-        idx = perm[i:i + batch_size]  # (b,)
+        idx = perm[i:j]  # (b,)
         xb = X[idx]  # (b, 784)
         if augment is not None:
             xb = augment(xb, net.rng)
@@ -196,6 +217,7 @@ def save_checkpoint(path: str | Path, net: Network, optimizer: Optimizer, config
             "rng_state": net.rng.bit_generator.state,
             "best_accuracy": state.best_accuracy,
             "best_epoch": state.best_epoch,
+            "stopped_early": state.stopped_early,
         },
     }
     save_model(path, net, meta, extra)
@@ -215,7 +237,8 @@ def load_checkpoint(path: str | Path) -> tuple[Network, Optimizer, TrainConfig, 
         optimizer.load_state_dict(opt_state, net.params)
         best = {k[5:]: v for k, v in arrays.items() if k.startswith("best.")} or None
         state = TrainState(epoch=ck["epoch"], history=meta["history"], best_accuracy=ck["best_accuracy"],
-                           best_epoch=ck["best_epoch"], best_weights=best)
+                           best_epoch=ck["best_epoch"], best_weights=best,
+                           stopped_early=bool(ck.get("stopped_early", False)))
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{path} is not a usable checkpoint ({e})") from None
     return net, optimizer, config, state, meta

@@ -23,7 +23,7 @@ import pandas as pd
 import streamlit as st
 
 from digitnet.app import views
-from digitnet.data import DataError, Split, load_dataset
+from digitnet.data import DataError, Split, load_dataset, test_set_of
 from digitnet.models import default_model_path
 from digitnet.network import Network, confusion_matrix
 from digitnet.persistence import ModelFileError, load_model
@@ -203,9 +203,7 @@ def _inside(net: Network, x: np.ndarray | None, outputs: list[np.ndarray] | None
 
 def _explorer(net: Network, lock: threading.Lock, meta: dict[str, Any], path: Path, mtime: float,
               threshold: float) -> None:
-    name = (meta.get("dataset") or {}).get("name", "mnist")
-    if name == "mnist-legacy":
-        name = "mnist"
+    name = test_set_of(meta)
     try:
         test = _test_set(name, os.environ.get("DIGITNET_DATA_DIR"))
     except (DataError, ValueError, OSError) as e:
