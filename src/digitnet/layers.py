@@ -109,7 +109,7 @@ class Dense(Layer):
 
     def backward(self, dZ, need_dX=True):
         self.grads["W"] = self.X.T @ dZ  # (n_in, n) @ (n, units) -> (n_in, units)
-        self.grads["b"] = _column_sums(dZ)  # (units,)
+        self.grads["b"] = dZ.sum(axis=0)  # (units,)
         return dZ @ self.params["W"].T if need_dX else None  # (n, units) @ (units, n_in) -> (n, n_in)
 
     def config(self):
