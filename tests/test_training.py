@@ -154,14 +154,20 @@ def test_dense_batch_norm_refuses_a_batch_of_one_and_training_avoids_one():
     assert net.min_batch == 2 and Network([20, 10]).min_batch == 1
     with pytest.raises(ValueError, match="at least 2 values per channel"):
         net.backprop(data.train.X[:1], np.eye(10, dtype=np.float32)[data.train.y[:1]])
-    with pytest.raises(ValueError, match="batches of at least 2"):
+    with pytest.raises(ValueError, match="batches of at least 2, not 1"):
         fit(net, data, TrainConfig(epochs=1, batch_size=1, optimizer="adam", lr=1e-3), progress=False, log=quiet)
+    one_image = Dataset("one", Split(data.train.X[:1], data.train.y[:1]), None, data.test, "0" * 64)
+    with pytest.raises(ValueError, match="batches of at least 2, not 1"):  # refused before training, too
+        fit(net, one_image, TrainConfig(epochs=1, batch_size=10, optimizer="adam", lr=1e-3), progress=False, log=quiet)
     fit(net, data, TrainConfig(epochs=2, batch_size=10, optimizer="adam", lr=1e-2), progress=False, log=quiet)
     assert net.evaluate(data.test.X, data.test.y) > 0.9
     # After a convolution every pixel is a value per channel, so one image is a batch of 676.
     conv = Network([Reshape((5, 4, 1)), Conv2D(2, 3, padding=1), BatchNorm(), Flatten(), Dense(10),
                     ActivationLayer("softmax")], cost="cross-entropy", seed=0, input_shape=(20,))
     assert conv.min_batch == 1
+    one_by_one = Network([Reshape((3, 3, 2)), Conv2D(2, 3), BatchNorm(), Flatten(), Dense(10),
+                          ActivationLayer("softmax")], cost="cross-entropy", seed=0, input_shape=(18,))
+    assert one_by_one.min_batch == 2  # a 1 x 1 map is one value per channel, as after a dense layer
 
 
 def test_a_float64_network_trains_in_float64_all_the_way_down():
@@ -169,9 +175,11 @@ def test_a_float64_network_trains_in_float64_all_the_way_down():
     net = Network([Reshape((5, 4, 1)), Conv2D(3, 3, padding=1), ActivationLayer("relu"), Flatten(), Dense(10),
                    ActivationLayer("softmax")], cost="cross-entropy", seed=0, dtype="float64", input_shape=(20,))
     fit(net, data, TrainConfig(epochs=1, batch_size=10, optimizer="adam", lr=1e-2), progress=False, log=quiet)
-    outputs = net.trace(data.test.X[:4])  # float32 images in
-    assert [o.dtype for o in outputs] == [np.float64] * len(outputs)
-    assert net.layers[1].forward(data.test.X[:4].reshape(4, 5, 4, 1)).dtype == np.float64
+    A, dtypes = data.train.X[:4], []  # float32 images, as training feeds them
+    for layer in net.layers:
+        A = layer.forward(A, training=True)
+        dtypes.append(A.dtype)
+    assert dtypes == [np.float32] + [np.float64] * (len(net.layers) - 1)  # from the first Conv2D on
 
 
 def test_early_stopping_restores_the_best_epoch():
@@ -191,7 +199,7 @@ def test_early_stopping_restores_the_best_epoch():
 
 def test_bad_config_is_refused():
     for kwargs in ({"epochs": 0}, {"batch_size": 0}, {"lr": -1}, {"schedule": "weird"},
-                   {"optimizer": "nope"}, {"early_stopping": -1}):
+                   {"optimizer": "nope"}, {"early_stopping": -1}, {"warmup": -1}):
         with pytest.raises(ValueError):
             TrainConfig(**kwargs)
 

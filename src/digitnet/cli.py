@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import __version__
-from .data import DATASETS, DataError, Split, load_dataset, test_set_of
+from .data import DATASETS, DataError, Split, load_dataset, evaluation_dataset
 from .layers import Dropout, Layer, layer_from_config
 from .network import Network, confusion_matrix, dense_stack
 from .optimizers import OPTIMIZERS, SCHEDULES
@@ -59,13 +59,18 @@ def _int_at_least(low: int):
 def _check_writable(path: Path, flag: str) -> None:
     """Refuse an output path that cannot be written *before* training, not after an hour of it.
 
-    Creates the missing folders (as the final save would) and a throw-away file beside the target.
+    Writes and drops a throw-away file in the nearest folder that exists; the folders missing
+    below it are left for the final save to create, so a refused run leaves nothing behind.
     """
     if path.is_dir():
         raise UsageError(f"{flag} {path} is a folder: give a file name, such as {path / 'model.npz'}")
+    existing = path.absolute().parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"cannot write {flag} {path}: {existing} is a file, not a folder")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path.parent):
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as e:
         raise UsageError(f"cannot write {flag} {path}: {e.strerror or e}") from None
@@ -108,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     arch.add_argument("--cost", choices=["quadratic", "cross-entropy"])
     arch.add_argument("--init", choices=["normal", "scaled", "he", "glorot"])
     arch.add_argument("--dropout", type=float, help="dropout rate after each hidden layer")
-    arch.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    arch.add_argument("--dtype", choices=["float32", "float64"], help="precision (default float32)")
     opt = t.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=int)
     opt.add_argument("--batch-size", type=int)
@@ -124,12 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="distort training images on the fly: 'default' (shift=2,rotate=10,scale=0.1, "
                           "also when SPEC is left out), 'none', or pairs such as "
                           "shift=2,rotate=10,scale=0.1,elastic_alpha=34,elastic_sigma=4")
-    opt.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of all randomness (default 0)")
+    opt.add_argument("--seed", type=_int_at_least(0), help="seed of all randomness (default 0)")
     data = t.add_argument_group("data")
-    data.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
+    data.add_argument("--dataset", choices=sorted(DATASETS), help="default mnist")
     data.add_argument("--data-dir", type=Path, help="folder with the IDX files (default: $DIGITNET_DATA_DIR or the cache)")
-    data.add_argument("--validation", type=int, default=10_000,
-                      help="validation images held out from the training file (0: train on all 60k)")
+    data.add_argument("--validation", type=int,
+                      help="validation images held out from the training file (default 10000; 0: train on all 60k)")
     data.add_argument("--limit", type=_int_at_least(1),
                       help="train on the first N training images only (quick runs)")
     out = t.add_argument_group("output")
@@ -202,7 +207,8 @@ def _augmenter(spec: dict[str, float] | None):
 
 
 # What ``--resume`` still takes from the command line: where the data is and where to write.
-# Everything else (architecture, optimiser, data set, --limit, ...) is the checkpoint's.
+# Everything else (architecture, optimiser, data set, --limit, ...) is the checkpoint's. The
+# other train flags have no argparse default (``None``: not given; see ``presets.DEFAULTS``).
 _RESUME_FLAGS = {"command", "resume", "data_dir", "output", "checkpoint", "no_progress"}
 # The flags that shape a dense stack; a preset with its own layer list has no use for them.
 _DENSE_FLAGS = ("sizes", "activation", "output_activation", "init", "dropout")
@@ -224,8 +230,7 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.checkpoint:
         _check_writable(args.checkpoint, "--checkpoint")
     if args.resume:
-        defaults = vars(build_parser().parse_args(["train"]))
-        changed = [_flag(k) for k, v in vars(args).items() if k not in _RESUME_FLAGS and v != defaults[k]]
+        changed = [_flag(k) for k, v in vars(args).items() if k not in _RESUME_FLAGS and v is not None]
         if changed:
             raise UsageError(f"--resume continues the run exactly as its checkpoint describes it: "
                              f"leave out {', '.join(changed)}")
@@ -257,11 +262,11 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         validation, seed = opts["validation"], opts["seed"]
         if config.early_stopping and validation == 0:
             raise UsageError("--early-stopping needs a validation set (--validation > 0)")
+        sizes = opts["sizes"]
+        if not opts.get("layers") and (sizes[0], sizes[-1]) != (784, 10):
+            raise UsageError(f"--sizes must start with the 784 pixels and end with the 10 classes of every "
+                             f"dataset here, such as 784,30,10; not {','.join(map(str, sizes))}")
         data = load_dataset(opts["dataset"], args.data_dir, validation)
-        n_in, n_out = data.train.X.shape[1], 10
-        if not opts.get("layers") and (opts["sizes"][0], opts["sizes"][-1]) != (n_in, n_out):
-            raise UsageError(f"--sizes must start with the {n_in} pixels and end with the {n_out} classes of "
-                             f"{data.name}, such as {n_in},30,{n_out}; not {','.join(map(str, opts['sizes']))}")
         limit = args.limit
         data = _limited(data, limit)
         optimizer, state = config.make_optimizer(), None
@@ -295,7 +300,7 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     net, meta = load_model(args.model)
-    name = args.dataset or test_set_of(meta)
+    name = args.dataset or evaluation_dataset(meta)
     data = load_dataset(name, args.data_dir, validation=0)
     pred = net.predict(data.test.X)
     C = confusion_matrix(data.test.y, pred)

@@ -46,10 +46,6 @@ class DataError(Exception):
         super().__init__(" ".join(message.splitlines()))
 
 
-class _OtherDataset(DataError):
-    """A genuine file of another dataset where this one's was expected (reported, never deleted)."""
-
-
 @dataclass(frozen=True)
 class Split:
     """One part of a dataset.
@@ -162,7 +158,7 @@ _IDX_DTYPES = {
 }
 
 
-def test_set_of(meta: dict) -> str:
+def evaluation_dataset(meta: dict) -> str:
     """The dataset whose test set measures a model, read from its metadata (MNIST if it does not say).
 
     A model trained on the legacy ``mnist.pkl.gz`` is an MNIST model, measured on MNIST's test set.
@@ -379,7 +375,8 @@ def load_dataset(
 
     Every file must match its SHA-256. A mismatching file in the default cache is one we
     downloaded, so it is deleted (the next run fetches it again); a mismatching file anywhere else
-    belongs to the user and is left alone. Either way a DataError names it.
+    belongs to the user and is left alone. Either way a DataError names it (as the other dataset's
+    file, when it is a genuine file of another dataset).
 
     Parameters
     ----------
@@ -428,24 +425,23 @@ def load_dataset(
     arrays = {}
     for file, path in paths.items():
         owned = path.parent == cache  # only the cache is ours to clean up
+        hint = f"replace it with an original {name} file, or delete it to download again"
         try:
             data = _read_bytes(path)
             actual = hashlib.sha256(data).hexdigest()
             if actual != spec.sha256[file]:
                 other = _identify(file, actual)
-                if other is not None:  # a good file of another dataset: nothing to delete or replace
-                    raise _OtherDataset(f"{path} is the {other} {file} file, not {name}'s: point --data-dir "
-                                    f"(or DIGITNET_DATA_DIR) at the {name} files")
+                if other is not None:  # a good file, of another dataset: say so, and do not call it corrupt
+                    hint = f"point --data-dir (or DIGITNET_DATA_DIR) at the {name} files"
+                    raise DataError(f"{path} is the {other} {file} file, not {name}'s")
                 expected = spec.sha256[file]
                 raise DataError(f"{path}: SHA-256 mismatch (got {actual[:12]}..., expected {expected[:12]}...)")
             arrays[file] = _parse_idx(data, path)
-        except _OtherDataset:
-            raise
         except DataError as e:
             if owned:
                 path.unlink(missing_ok=True)
-                raise DataError(f"{e}; deleted this corrupt cached copy, run again to download it afresh") from e
-            raise DataError(f"{e}; replace it with an original {name} file, or delete it to download again") from e
+                raise DataError(f"{e}; deleted this cached copy, run again to download it afresh") from e
+            raise DataError(f"{e}; {hint}") from e
 
     X = _images_to_rows(arrays["train-images-idx3-ubyte"])  # (60000, 784)
     y = arrays["train-labels-idx1-ubyte"].astype(np.int64)  # (60000,)

@@ -509,9 +509,9 @@ class BatchNorm(Layer):
 
     def build(self, input_shape, rng, dtype):
         c = input_shape[-1]
-        # After a dense layer each batch gives one value per feature and sample: a batch of one
-        # normalises every value to exactly beta, and nothing below it would learn.
-        self.min_batch = 2 if len(input_shape) == 1 else 1
+        # After a dense layer (or on a 1 x 1 map) a sample gives one value per channel: a batch of
+        # one normalises every value to exactly beta, and nothing below it would learn.
+        self.min_batch = 2 if int(np.prod(input_shape[:-1])) == 1 else 1
         self.params = {"gamma": np.ones((c,), dtype), "beta": np.zeros((c,), dtype)}
         self.buffers = {"running_mean": np.zeros((c,), dtype), "running_var": np.ones((c,), dtype)}
         return tuple(input_shape)
@@ -522,7 +522,7 @@ class BatchNorm(Layer):
         m = len(Xf)
         if training:
             if m < 2:
-                raise ValueError("batch normalisation needs at least 2 values per channel in training, got 1")
+                raise ValueError(f"batch normalisation needs at least 2 values per channel in training, got {m}")
             mu = _column_sums(Xf) / m  # (c,)
             xhat = Xf - mu  # (m, c), centred; normalised below
             var = np.einsum("ij,ij->j", xhat, xhat) / m  # (c,)

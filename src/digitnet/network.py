@@ -101,7 +101,8 @@ class Network:
 
     @property
     def min_batch(self) -> int:
-        """The smallest training batch every layer can learn from (2 with dense batch norm, else 1)."""
+        """The smallest training batch every layer can learn from (2 with batch norm of one value
+        per channel and sample, as after a dense layer; else 1)."""
         return max(layer.min_batch for layer in self.layers)
 
     # -- parameters ---------------------------------------------------------------------------

@@ -38,7 +38,8 @@ class Optimizer:
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Update every parameter in place. The gradients are spent afterwards: ``update`` may use
-        them as scratch space (SGD scales them in place), so read them before the step, not after."""
+        them as scratch space (SGD without weight decay scales them in place), so read them before
+        the step, not after."""
         self.t += 1
         if not self.state:
             self.state = [self.init_state(p) for p in params]

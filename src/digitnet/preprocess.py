@@ -272,11 +272,11 @@ def _pil_to_array(img: Image.Image) -> np.ndarray:
     if mode in ("L", "RGB", "RGBA"):
         return np.asarray(img)
     if mode.startswith("I") or mode == "F":
-        # 16- or 32-bit grey: scale the integer or float range down to 8 bits. Integer images
-        # use 16 bits when any value needs them, else they are 8-bit values in a wider type.
+        # 16- or 32-bit grey: scale the integer or float range down to 8 bits. "I;16" files are
+        # 16-bit; 32-bit "I" images use 16 bits when a value needs them, else they hold 8-bit values.
         a = np.asarray(img)
         if mode.startswith("I"):
-            v = a.astype(np.float64) / (65535.0 if a.max() > 255 else 255.0)
+            v = a.astype(np.float64) / (255.0 if mode == "I" and a.max() <= 255 else 65535.0)
         else:
             v = _to_unit(a)
         return np.round(np.clip(v, 0.0, 1.0) * 255.0).astype(np.uint8)

@@ -80,4 +80,8 @@ DEFAULTS: dict[str, Any] = {
     "dropout": 0.0,
     "augment": None,
     "layers": None,
+    "dtype": "float32",
+    "seed": 0,
+    "dataset": "mnist",
+    "validation": 10_000,
 }

@@ -102,18 +102,18 @@ def fit(
     """
     optimizer = optimizer or config.make_optimizer()
     state = state or TrainState()
-    if config.batch_size < net.min_batch:
-        raise ValueError(f"batch normalisation of dense layers needs batches of at least {net.min_batch}, "
-                         f"not {config.batch_size}")
-    X = data.train.X.astype(net.dtype, copy=False)  # (n, 784), in the network's own precision
-    Y = one_hot(data.train.y).astype(net.dtype, copy=False)  # (n, 10)
+    if min(config.batch_size, len(data.train.X)) < net.min_batch:
+        raise ValueError(f"batch normalisation of single values per channel needs batches of at least "
+                         f"{net.min_batch}, not {min(config.batch_size, len(data.train.X))}")
+    X, Y = data.train.X, one_hot(data.train.y)  # (n, 784), (n, 10)
     n_batches = len(batch_bounds(len(X), config.batch_size, net.min_batch))
     last_good = _copy_weights(net)
     try:
         # A diverging run overflows before its cost turns NaN; we report that ourselves, once.
         with np.errstate(over="ignore", invalid="ignore"):
             # A run that stopped early is finished: resuming its checkpoint only restores the best epoch.
-            for epoch in range(config.epochs if state.stopped_early else state.epoch, config.epochs):
+            first = config.epochs if state.stopped_early else state.epoch
+            for epoch in range(first, config.epochs):
                 start = time.perf_counter()
                 optimizer.lr = learning_rate(config.lr, epoch, config.epochs, config.schedule, config.warmup)
                 with tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
@@ -217,7 +217,6 @@ def save_checkpoint(path: str | Path, net: Network, optimizer: Optimizer, config
             "rng_state": net.rng.bit_generator.state,
             "best_accuracy": state.best_accuracy,
             "best_epoch": state.best_epoch,
-            "stopped_early": state.stopped_early,
         },
     }
     save_model(path, net, meta, extra)
@@ -236,9 +235,10 @@ def load_checkpoint(path: str | Path) -> tuple[Network, Optimizer, TrainConfig, 
         opt_state = {k[4:]: v for k, v in arrays.items() if k.startswith("opt.")}
         optimizer.load_state_dict(opt_state, net.params)
         best = {k[5:]: v for k, v in arrays.items() if k.startswith("best.")} or None
+        # Whether the run stopped early follows from the patience, so older checkpoints know it too.
+        stopped_early = bool(config.early_stopping) and ck["epoch"] - ck["best_epoch"] >= config.early_stopping
         state = TrainState(epoch=ck["epoch"], history=meta["history"], best_accuracy=ck["best_accuracy"],
-                           best_epoch=ck["best_epoch"], best_weights=best,
-                           stopped_early=bool(ck.get("stopped_early", False)))
+                           best_epoch=ck["best_epoch"], best_weights=best, stopped_early=stopped_early)
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{path} is not a usable checkpoint ({e})") from None
     return net, optimizer, config, state, meta

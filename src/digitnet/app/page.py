@@ -23,7 +23,7 @@ import pandas as pd
 import streamlit as st
 
 from digitnet.app import views
-from digitnet.data import DataError, Split, load_dataset, test_set_of
+from digitnet.data import DataError, Split, load_dataset, evaluation_dataset
 from digitnet.models import default_model_path
 from digitnet.network import Network, confusion_matrix
 from digitnet.persistence import ModelFileError, load_model
@@ -203,7 +203,7 @@ def _inside(net: Network, x: np.ndarray | None, outputs: list[np.ndarray] | None
 
 def _explorer(net: Network, lock: threading.Lock, meta: dict[str, Any], path: Path, mtime: float,
               threshold: float) -> None:
-    name = test_set_of(meta)
+    name = evaluation_dataset(meta)
     try:
         test = _test_set(name, os.environ.get("DIGITNET_DATA_DIR"))
     except (DataError, ValueError, OSError) as e:
