@@ -272,7 +272,7 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         optimizer, state = config.make_optimizer(), None
         command = shlex.join(["digitnet", *argv])
         print(f"{net.describe()}; {len(data.train.X)} training images, "
-              f"{config.epochs} epochs, batch {config.batch_size}, {config.optimizer} eta {config.lr:g}")
+              f"{config.epochs} epoch{'s' * (config.epochs != 1)}, batch {config.batch_size}, {config.optimizer} eta {config.lr:g}")
     meta = {
         "training": {"command": command, "seed": seed, "validation": validation, "limit": limit},
         "dataset": {"name": data.name, "sha256": data.sha256},
