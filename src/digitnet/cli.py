@@ -133,8 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     data = t.add_argument_group("data")
     data.add_argument("--dataset", choices=sorted(DATASETS), help="default mnist")
     data.add_argument("--data-dir", type=Path, help="folder with the IDX files (default: $DIGITNET_DATA_DIR or the cache)")
-    data.add_argument("--validation", type=int,
-                      help="validation images held out from the training file (default 10000; 0: train on all 60k)")
+    data.add_argument("--validation", type=int, help="validation images held out from the training file "
+                                                      "(default 10000; 0: train on all 60k)")
     data.add_argument("--limit", type=_int_at_least(1),
                       help="train on the first N training images only (quick runs)")
     out = t.add_argument_group("output")
@@ -271,8 +271,9 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         data = _limited(data, limit)
         optimizer, state = config.make_optimizer(), None
         command = shlex.join(["digitnet", *argv])
-        print(f"{net.describe()}; {len(data.train.X)} training images, "
-              f"{config.epochs} epoch{'s' * (config.epochs != 1)}, batch {config.batch_size}, {config.optimizer} eta {config.lr:g}")
+        epochs = f"{config.epochs} epoch{'s' * (config.epochs != 1)}"
+        print(f"{net.describe()}; {len(data.train.X)} training images, {epochs}, "
+              f"batch {config.batch_size}, {config.optimizer} eta {config.lr:g}")
     meta = {
         "training": {"command": command, "seed": seed, "validation": validation, "limit": limit},
         "dataset": {"name": data.name, "sha256": data.sha256},
