@@ -354,16 +354,21 @@ def test_download_falls_back_to_next_mirror_into_cache(serve, monkeypatch):
     assert ds.train.X.shape == (50_000, 784)
 
 
+def failed_download(monkeypatch, url: str, target: Path) -> str:
+    """Download MNIST from ``url`` into ``target``, which must fail; its one-line message."""
+    monkeypatch.setenv("DIGITNET_MNIST_URL", url)
+    with pytest.raises(DataError) as excinfo:
+        load_dataset("mnist", target, progress=False)
+    return one_line(excinfo)
+
+
 def test_download_with_wrong_hash_leaves_nothing(serve, monkeypatch, tmp_path, mnist_dir):
     url, root = serve()
     served = root / "train-labels-idx1-ubyte.gz"
     served.unlink()
     write_corrupt(mnist_dir / served.name, served)
-    monkeypatch.setenv("DIGITNET_MNIST_URL", url)
     target = tmp_path / "downloads"
-    with pytest.raises(DataError) as excinfo:
-        load_dataset("mnist", target, progress=False)
-    message = one_line(excinfo)
+    message = failed_download(monkeypatch, url, target)
     assert "train-labels-idx1-ubyte.gz" in message and "SHA-256 mismatch" in message
     assert os.listdir(target) == ["train-images-idx3-ubyte.gz"]  # the good file before it stays
 
@@ -374,11 +379,8 @@ def test_download_failure_is_one_line(serve, monkeypatch, tmp_path, failure):
         url = closed_port_url()
     else:
         url = serve()[0] + "missing/"
-    monkeypatch.setenv("DIGITNET_MNIST_URL", url)
     target = tmp_path / "downloads"
-    with pytest.raises(DataError) as excinfo:
-        load_dataset("mnist", target, progress=False)
-    message = one_line(excinfo)
+    message = failed_download(monkeypatch, url, target)
     assert "train-images-idx3-ubyte.gz: download failed" in message and "DIGITNET_MNIST_URL" in message
     assert ("refused" if failure == "closed port" else "404") in message
     assert os.listdir(target) == []
@@ -386,11 +388,8 @@ def test_download_failure_is_one_line(serve, monkeypatch, tmp_path, failure):
 
 def test_interrupted_download_leaves_nothing(serve, monkeypatch, tmp_path):
     url, _ = serve(cut_short=("train-images-idx3-ubyte.gz",))
-    monkeypatch.setenv("DIGITNET_MNIST_URL", url)
     target = tmp_path / "downloads"
-    with pytest.raises(DataError) as excinfo:
-        load_dataset("mnist", target, progress=False)
-    assert "connection closed after 1000 of" in one_line(excinfo)
+    assert "connection closed after 1000 of" in failed_download(monkeypatch, url, target)
     assert os.listdir(target) == []
 
 
