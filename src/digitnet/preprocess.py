@@ -260,9 +260,9 @@ def load_image(path: str | PathLike[str] | BinaryIO) -> np.ndarray:
                     img.load()
                     return _pil_to_array(ImageOps.exif_transpose(img))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ValueError(f"image too large: {_one_line(e)}") from None
+        raise ValueError(f"image too large: {one_line(e)}") from None
     except (OSError, SyntaxError, ValueError, TypeError, EOFError) as e:
-        raise ValueError(f"cannot read image {path}: {_one_line(e)}") from None
+        raise ValueError(f"cannot read image {path}: {one_line(e)}") from None
     raise ValueError(f"image too large: {w} x {h} = {w * h} pixels, more than {MAX_PIXELS}")
 
 
@@ -305,5 +305,6 @@ def _to_unit(a: np.ndarray) -> np.ndarray:
     return np.clip(v, 0.0, 1.0).astype(np.float32)
 
 
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split()) or type(e).__name__
+def one_line(error: BaseException) -> str:
+    """An exception as one line of text (its message, else its type's name)."""
+    return " ".join(str(error).split()) or type(error).__name__

@@ -23,6 +23,7 @@ from PIL import Image
 from ..layers import ActivationLayer
 from ..models import default_model_path
 from ..network import Network
+from ..preprocess import one_line
 
 TRAIN_HINT = "digitnet train --preset seed -o {path}"
 """The command that trains a model file, shown when one is missing or corrupt."""
@@ -233,11 +234,6 @@ def accuracy_text(meta: dict[str, Any]) -> str:
     """The test accuracy recorded in a model file, e.g. ``97.89%``."""
     acc = meta.get("test_accuracy")
     return f"{acc:.2%}" if isinstance(acc, (int, float)) else "not recorded"
-
-
-def one_line(error: BaseException) -> str:
-    """An exception as one line of text (its message, else its type's name)."""
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 def upload_problem(name: str, error: Exception) -> str:
