@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import __version__
-from .data import DATASETS, DataError, Split, load_dataset, evaluation_dataset
+from .data import DATASETS, DataError, Split, evaluation_dataset, load_dataset
 from .layers import Dropout, Layer, layer_from_config
 from .network import Network, confusion_matrix, dense_stack
 from .optimizers import OPTIMIZERS, SCHEDULES

@@ -105,11 +105,9 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, 
             arrays = {k: z[k] for k in z.files}
     except ModelFileError:
         raise
-    except ValueError as e:
-        if "allow_pickle" in str(e):
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, RuntimeError) as e:
+        if isinstance(e, ValueError) and "allow_pickle" in str(e):
             raise ModelFileError(f"{path} holds pickled Python objects, which digitnet never loads") from None
-        raise ModelFileError(f"{path} is not a readable model file (truncated or corrupted?): {e}") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError, RuntimeError) as e:
         raise ModelFileError(f"{path} is not a readable model file (truncated or corrupted?): {e}") from None
     try:
         meta = json.loads(arrays.pop(META_KEY).tobytes().decode("utf-8"))

@@ -102,9 +102,10 @@ def fit(
     """
     optimizer = optimizer or config.make_optimizer()
     state = state or TrainState()
-    if min(config.batch_size, len(data.train.X)) < net.min_batch:
+    smallest = min(config.batch_size, len(data.train.X))
+    if smallest < net.min_batch:
         raise ValueError(f"batch normalisation of single values per channel needs batches of at least "
-                         f"{net.min_batch}, not {min(config.batch_size, len(data.train.X))}")
+                         f"{net.min_batch}, not {smallest}")
     X, Y = data.train.X, one_hot(data.train.y)  # (n, 784), (n, 10)
     n_batches = len(batch_bounds(len(X), config.batch_size, net.min_batch))
     last_good = _copy_weights(net)
@@ -119,9 +120,13 @@ def fit(
                 with tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
                           disable=not progress, mininterval=0.5, unit="batch") as bar:
                     cost = run_epoch(net, X, Y, config.batch_size, optimizer, augment, bar.update)
-                # Saturating activations (tanh, sigmoid) can keep the cost finite while weights overflow.
-                broken = f"the cost became {cost}" if not math.isfinite(cost) else (
-                    "the weights overflowed" if not all(np.isfinite(p).all() for p in net.params) else "")
+                if not math.isfinite(cost):
+                    broken = f"the cost became {cost}"
+                elif not all(np.isfinite(p).all() for p in net.params):
+                    # Saturating activations (tanh, sigmoid) can keep the cost finite as weights overflow.
+                    broken = "the weights overflowed"
+                else:
+                    broken = ""
                 if broken:
                     raise TrainingDiverged(
                         f"{broken} in epoch {epoch + 1}: the learning rate "
@@ -140,8 +145,7 @@ def fit(
                     if config.early_stopping:
                         state.best_weights = last_good
                 log(format_epoch(record, config.epochs))
-                state.stopped_early = bool(config.early_stopping) and (
-                    state.epoch - state.best_epoch >= config.early_stopping)
+                state.stopped_early = _patience_spent(config, state.epoch, state.best_epoch)
                 if checkpoint is not None:
                     save_checkpoint(checkpoint, net, optimizer, config, state, metadata)
                 if state.stopped_early:
@@ -157,6 +161,11 @@ def fit(
     if state.best_weights is not None:
         net.load_state_dict(state.best_weights)
     return state
+
+
+def _patience_spent(config: TrainConfig, epoch: int, best_epoch: int) -> bool:
+    """Whether early stopping ends a run after ``epoch`` when its best was ``best_epoch``."""
+    return bool(config.early_stopping) and epoch - best_epoch >= config.early_stopping
 
 
 def batch_bounds(n: int, batch_size: int, min_batch: int = 1) -> list[tuple[int, int]]:
@@ -236,9 +245,9 @@ def load_checkpoint(path: str | Path) -> tuple[Network, Optimizer, TrainConfig, 
         optimizer.load_state_dict(opt_state, net.params)
         best = {k[5:]: v for k, v in arrays.items() if k.startswith("best.")} or None
         # Whether the run stopped early follows from the patience, so older checkpoints know it too.
-        stopped_early = bool(config.early_stopping) and ck["epoch"] - ck["best_epoch"] >= config.early_stopping
         state = TrainState(epoch=ck["epoch"], history=meta["history"], best_accuracy=ck["best_accuracy"],
-                           best_epoch=ck["best_epoch"], best_weights=best, stopped_early=stopped_early)
+                           best_epoch=ck["best_epoch"], best_weights=best,
+                           stopped_early=_patience_spent(config, ck["epoch"], ck["best_epoch"]))
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{path} is not a usable checkpoint ({e})") from None
     return net, optimizer, config, state, meta

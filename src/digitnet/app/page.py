@@ -23,7 +23,7 @@ import pandas as pd
 import streamlit as st
 
 from digitnet.app import views
-from digitnet.data import DataError, Split, load_dataset, evaluation_dataset
+from digitnet.data import DataError, Split, evaluation_dataset, load_dataset
 from digitnet.models import default_model_path
 from digitnet.network import Network, confusion_matrix
 from digitnet.persistence import ModelFileError, load_model
