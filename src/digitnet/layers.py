@@ -524,20 +524,21 @@ class BatchNorm(Layer):
             if m < 2:
                 raise ValueError(f"batch normalisation needs at least 2 values per channel in training, got {m}")
             mu = _column_sums(Xf) / m  # (c,)
-            xhat = Xf - mu  # (m, c), centred; normalised below
-            var = np.einsum("ij,ij->j", xhat, xhat) / m  # (c,)
+            xc = Xf - mu  # (m, c), centred
+            var = np.einsum("ij,ij->j", xc, xc) / m  # (c,)
             mom = self.momentum
             self.buffers["running_mean"] *= mom
             self.buffers["running_mean"] += (1 - mom) * mu
             self.buffers["running_var"] *= mom
             self.buffers["running_var"] += (1 - mom) * var * (m / (m - 1))  # unbiased; m >= 2
         else:
-            xhat = Xf - self.buffers["running_mean"]  # (m, c)
+            xc = Xf - self.buffers["running_mean"]  # (m, c)
             var = self.buffers["running_var"]
         self.inv_std = (1.0 / np.sqrt(var + self.eps)).astype(X.dtype)  # (c,)
-        xhat *= self.inv_std
-        self.xhat, self.training = xhat, training
-        Y = xhat * self.params["gamma"]  # (m, c)
+        # xhat = xc * inv_std is never stored: gamma * inv_std scales xc in one pass, and backward
+        # folds inv_std into its per-channel factors (a pass fewer over the largest arrays).
+        self.xc, self.training = xc, training
+        Y = xc * (self.params["gamma"] * self.inv_std)  # (m, c): gamma * xhat
         Y += self.params["beta"]
         return Y.reshape(X.shape)
 
@@ -546,14 +547,14 @@ class BatchNorm(Layer):
         dYf = dY.reshape(-1, c)  # (m, c)
         m = len(dYf)
         dbeta = _column_sums(dYf)  # (c,)
-        dgamma = np.einsum("ij,ij->j", dYf, self.xhat)  # (c,)
+        dgamma = np.einsum("ij,ij->j", dYf, self.xc) * self.inv_std  # (c,): sum_rows dY * xhat
         self.grads.update(gamma=dgamma, beta=dbeta)
         if not need_dX:
             return None
         scale = self.params["gamma"] * self.inv_std  # (c,)
         if not self.training:
             return dY * scale
-        dX = self.xhat * (dgamma / m)  # (m, c)
+        dX = self.xc * (self.inv_std * dgamma / m)  # (m, c): xhat * dgamma / m
         dX += dbeta / m
         np.subtract(dYf, dX, out=dX)
         dX *= scale
