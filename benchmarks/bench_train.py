@@ -230,7 +230,7 @@ def torch_model(net: Network) -> tuple[nn.Module, str]:
     modules: list[nn.Module] = []
     for i, (layer, shape) in enumerate(zip(net.layers, shapes_in)):
         if isinstance(layer, Dense):
-            modules.append(nn.Linear(shape[0], layer.units))
+            modules.append(nn.Linear(shape[0], layer.units, bias=layer.bias))
         elif isinstance(layer, Conv2D):
             out_hw = outs[i].shape[1:3]
             (top, bottom), (left, right) = (conv_padding(layer, shape[a], out_hw[a], a) for a in (0, 1))
@@ -238,7 +238,7 @@ def torch_model(net: Network) -> tuple[nn.Module, str]:
             if (top, left) != (bottom, right):  # TensorFlow's "same" with an odd total: pad explicitly
                 modules.append(nn.ZeroPad2d((left, right, top, bottom)))
                 padding = (0, 0)
-            modules.append(nn.Conv2d(shape[2], layer.filters, layer.kernel_size, layer.stride, padding))
+            modules.append(nn.Conv2d(shape[2], layer.filters, layer.kernel_size, layer.stride, padding, bias=layer.bias))
         elif isinstance(layer, MaxPool2D):
             modules.append(nn.MaxPool2d(layer.pool_size, layer.stride or layer.pool_size))
         elif isinstance(layer, BatchNorm):

@@ -113,6 +113,32 @@ def test_conv2d_gradients(kernel, padding, stride, shape, filters):
     check_gradients(Conv2D(filters, kernel, stride=stride, padding=padding), shape)
 
 
+@pytest.mark.parametrize("full", [True, False])
+@pytest.mark.parametrize("kernel,padding,shape,filters", [
+    (k, p, shape, f) for k, p, stride, shape, f in CONV_CASES if stride == 1])
+def test_conv2d_input_gradient_both_ways(kernel, padding, shape, filters, full):
+    """dX by full correlation and by scattering each offset's product: both match finite differences."""
+    check_gradients(Conv2D(filters, kernel, padding=padding), shape,
+                    prepare=lambda layer, rng: setattr(layer, "full_dX", full))
+
+
+@pytest.mark.parametrize("shape,filters,stride,full", [
+    ((26, 26, 32), 32, 1, True),  # 676 / 576 = 1.17 times the multiplications: full correlation
+    ((10, 10, 64), 64, 1, False),  # 100 / 64 = 1.56: scatter
+    ((26, 26, 32), 32, 2, False),  # full correlation is for stride 1
+])
+def test_conv2d_picks_the_cheaper_input_gradient(shape, filters, stride, full):
+    layer = Conv2D(filters, 3, stride=stride)
+    layer.build(shape, np.random.default_rng(0), F64)
+    assert layer.full_dX is full
+
+
+@pytest.mark.parametrize("layer,shape", [(Dense(4, bias=False), (5,)), (Conv2D(3, 3, bias=False), (5, 5, 2))])
+def test_layers_without_bias_gradients(layer, shape):
+    check_gradients(layer, shape)
+    assert set(layer.params) == {"W"}
+
+
 def test_conv2d_gradients_after_an_inference_forward():
     """``Network.input_gradient`` runs backward after a forward with ``training=False``."""
     check_gradients(Conv2D(3, 3, padding="same"), (5, 5, 2), training=False)
@@ -277,12 +303,15 @@ def test_batchnorm_normalises_in_training_and_uses_running_statistics_at_inferen
 
 
 def test_layers_rebuild_from_config():
-    layers = [Conv2D(8, (3, 5), stride=2, padding="same", init="glorot"), Conv2D(4, 3, padding=1),
-              MaxPool2D(3, 2), MaxPool2D(), BatchNorm(0.8, 1e-3), GlobalAvgPool()]
+    layers = [Conv2D(8, (3, 5), stride=2, padding="same", init="glorot"), Conv2D(4, 3, padding=1, bias=False),
+              MaxPool2D(3, 2), MaxPool2D(), BatchNorm(0.8, 1e-3), GlobalAvgPool(), Dense(3, bias=False)]
     for layer in layers:
         again = layer_from_config(layer.config())
         assert type(again) is type(layer) and again.config() == layer.config()
         assert LAYERS[layer.config()["type"]] is type(layer)
+    # Configs written before layers could drop their bias have none: they keep it.
+    assert layer_from_config({"type": "dense", "units": 3, "init": "he"}).bias is True
+    assert layer_from_config({"type": "conv2d", "filters": 2}).bias is True
 
 
 def test_bad_layer_arguments_are_refused():
@@ -345,6 +374,40 @@ def test_presets_build_and_take_a_training_step(name):
     Adam(1e-3).step(net.params, net.grads)
     assert all(not np.array_equal(a, b) for a, b in zip(before, net.params) if a.ndim >= 2)
     assert net.predict_proba(X).shape == (8, 10)
+
+
+def textbook(configs):
+    """A preset's layers as usually written: a bias in every dense and conv layer, ReLU before pooling."""
+    out = [{k: v for k, v in c.items() if k != "bias"} for c in configs]
+    for i in range(len(out) - 1):
+        if out[i]["type"] == "maxpool2d" and out[i + 1] == {"type": "activation", "name": "relu"}:
+            out[i], out[i + 1] = out[i + 1], out[i]
+    return out
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_presets_compute_the_textbook_network(name):
+    """No bias before batch norm and pooling before ReLU change nothing: same outputs, same gradients."""
+    layers = PRESETS[name]["layers"]
+    assert textbook(layers) != layers
+    ours = Network([layer_from_config(c) for c in layers], cost="cross-entropy", seed=0, dtype="float64")
+    book = Network([layer_from_config(c) for c in textbook(layers)], cost="cross-entropy", seed=0, dtype="float64")
+    rng = np.random.default_rng(1)
+    weights = [l for l in ours.layers if "W" in l.params]
+    for layer, twin in zip(weights, [l for l in book.layers if "W" in l.params]):
+        twin.params["W"][...] = layer.params["W"]
+        if "b" in twin.params and "b" not in layer.params:
+            twin.params["b"][...] = rng.normal(size=twin.params["b"].shape)  # cancelled by the norm
+    X, Y = rng.random((6, 784)), one_hot(rng.integers(0, 10, 6))
+    np.testing.assert_allclose(book.forward(X, training=True), ours.forward(X, training=True), rtol=1e-10)
+    ours.backprop(X, Y)
+    book.backprop(X, Y)
+    book_grads = [l.grads for l in book.layers if l.params]
+    for layer, grads in zip([l for l in ours.layers if l.params], book_grads):
+        for k, g in layer.grads.items():
+            np.testing.assert_allclose(grads[k], g, rtol=1e-8, atol=1e-12)
+        if "b" in grads and "b" not in layer.grads:
+            np.testing.assert_allclose(grads["b"], 0, atol=1e-12)
 
 
 def test_small_cnn_beats_a_dense_net_of_the_same_size_on_real_mnist(mnist_dir):

@@ -46,9 +46,20 @@ def init_weights(
     raise ValueError(f"unknown init {init!r}: choose from {', '.join(INITS)}")
 
 
-def init_biases(classic: bool, n: int, rng: np.random.Generator, dtype) -> np.ndarray:
-    """N(0, 1) biases for the classic inits, zeros otherwise."""
-    return rng.standard_normal((n,), dtype=dtype) if classic else np.zeros((n,), dtype)
+def init_params(
+    init: str, shape: tuple[int, ...], fan_in: int, fan_out: int, bias: bool, rng: np.random.Generator, dtype
+) -> dict[str, np.ndarray]:
+    """``{"W": weights, "b": biases}`` for a layer with ``shape[-1]`` outputs; no ``"b"`` without ``bias``.
+
+    Biases are N(0, 1) for the classic inits and zeros otherwise. A layer followed by batch norm
+    needs none: the norm subtracts each channel's mean, so a bias there cancels exactly (its
+    gradient is zero) and only costs a pass over the layer's output in each direction.
+    """
+    W, classic = init_weights(init, shape, fan_in, fan_out, rng, dtype)
+    if not bias:
+        return {"W": W}
+    n = shape[-1]
+    return {"W": W, "b": rng.standard_normal((n,), dtype=dtype) if classic else np.zeros((n,), dtype)}
 
 
 class Layer:
@@ -84,36 +95,39 @@ class Dense(Layer):
 
     Backward, with ``dZ`` of shape ``(n, units)``: ``dW = X^T dZ``, ``db = sum_rows dZ``,
     ``dX = dZ W^T``. The batch mean is already inside ``dZ`` (costs are means).
+    ``bias=False`` drops ``b`` (for a layer followed by batch norm, see ``init_params``).
     """
 
-    def __init__(self, units: int, init: str = "normal") -> None:
+    def __init__(self, units: int, init: str = "normal", bias: bool = True) -> None:
         super().__init__()
         if units < 1:
             raise ValueError(f"a dense layer needs at least one unit, not {units}")
         self.units = int(units)
         self.init = init
+        self.bias = bool(bias)
 
     def build(self, input_shape, rng, dtype):
         if len(input_shape) != 1:
             raise ValueError(f"Dense expects flat inputs, got shape {tuple(input_shape)}: add Flatten()")
         n_in = input_shape[0]
-        W, classic = init_weights(self.init, (n_in, self.units), n_in, self.units, rng, dtype)
-        self.params = {"W": W, "b": init_biases(classic, self.units, rng, dtype)}
+        self.params = init_params(self.init, (n_in, self.units), n_in, self.units, self.bias, rng, dtype)
         return (self.units,)
 
     def forward(self, X, training=False):
         self.X = X
         Z = X @ self.params["W"]  # (n, n_in) @ (n_in, units) -> (n, units)
-        Z += self.params["b"]  # (n, units) + (units,)
+        if self.bias:
+            Z += self.params["b"]  # (n, units) + (units,)
         return Z
 
     def backward(self, dZ, need_dX=True):
         self.grads["W"] = self.X.T @ dZ  # (n_in, n) @ (n, units) -> (n_in, units)
-        self.grads["b"] = dZ.sum(axis=0)  # (units,)
+        if self.bias:
+            self.grads["b"] = dZ.sum(axis=0)  # (units,)
         return dZ @ self.params["W"].T if need_dX else None  # (n, units) @ (units, n_in) -> (n, n_in)
 
     def config(self):
-        return {"type": "dense", "units": self.units, "init": self.init}
+        return {"type": "dense", "units": self.units, "init": self.init, "bias": self.bias}
 
 
 class ActivationLayer(Layer):
@@ -291,10 +305,16 @@ class Conv2D(Layer):
     ``Z = cols @ W.reshape(kh*kw*c, f) + b``.
 
     Backward, with ``dZ`` flattened to ``(n*ho*wo, f)``: ``dW = cols^T dZ`` and ``db = sum_rows dZ``.
-    For ``dX``, each kernel offset ``(i, j)`` read one strided slice of the padded input, so col2im
-    adds ``dZ W[i, j]^T`` (``(m, c)``) back onto that slice, one offset at a time: ``kh*kw`` GEMMs
-    and vectorised slice additions. (This measured faster here than forming ``dcols = dZ W^T``
-    whole, and than the "full" correlation of the padded ``dZ`` with the flipped kernel.)
+    ``dX`` is computed one of two ways, whichever does less work for the layer's shape:
+
+    * scatter: each kernel offset ``(i, j)`` read one strided slice of the padded input, so col2im
+      adds ``dZ W[i, j]^T`` (``(m, c)``) back onto that slice, one offset at a time: ``kh*kw``
+      small GEMMs and as many slice additions. (Faster here than forming ``dcols = dZ W^T`` whole.)
+    * full correlation (stride 1): ``dXp`` is ``dZ``, padded by ``kh-1`` and ``kw-1`` zeros, correlated
+      with the kernel flipped in space and transposed in channels,
+      ``dXp[y, x] = sum_{i,j} dZpad[y+i, x+j] W[kh-1-i, kw-1-j]^T``: one im2col and one large GEMM,
+      no additions, but ``hp*wp / (ho*wo)`` times the multiplications. It pays where the output is
+      nearly as large as the input (a 3 x 3 kernel on 26 x 26: 1.17x), not on small maps (10 x 10: 1.56x).
 
     Both passes run over chunks of a few images: ``cols`` of one chunk stays in the cache between
     its copy and its matrix product (a 128-image ``cols`` is ~85 MB for a 26 x 26 x 32 input), and
@@ -302,13 +322,17 @@ class Conv2D(Layer):
     ``dW`` is then the sum of the chunks' ``cols^T dZ``.
 
     ``padding`` is an integer (zeros on every side) or ``"same"`` (output ``ceil(h / stride)``).
+    ``bias=False`` drops ``b`` (for a convolution followed by batch norm, see ``init_params``).
     """
 
     # A chunk holds as many images as keep its im2col matrix under this many elements (4 MB in float32).
     CHUNK_ELEMENTS = 1 << 20
+    # Full correlation for dX when it multiplies at most this many times as often as scattering
+    # (measured on the cnn preset's layers: faster at 1.17, slower at 1.44 and 1.56).
+    FULL_DX_MAX_RATIO = 1.25
 
     def __init__(self, filters: int, kernel_size: int | tuple[int, int] | list[int] = 3, stride: int = 1,
-                 padding: int | str = 0, init: str = "he") -> None:
+                 padding: int | str = 0, init: str = "he", bias: bool = True) -> None:
         super().__init__()
         if filters < 1:
             raise ValueError(f"a convolution needs at least one filter, not {filters}")
@@ -321,6 +345,7 @@ class Conv2D(Layer):
         self.stride = int(stride)
         self.padding = padding if padding == "same" else int(padding)
         self.init = init
+        self.bias = bool(bias)
         self.scratch = _Scratch()
 
     def build(self, input_shape, rng, dtype):
@@ -331,23 +356,26 @@ class Conv2D(Layer):
         top, bottom, ho = _pad_amounts(h, kh, self.stride, self.padding)
         left, right, wo = _pad_amounts(w, kw, self.stride, self.padding)
         self.pads, self.out_hw = (top, bottom, left, right), (ho, wo)
-        W, classic = init_weights(self.init, (kh, kw, c, self.filters), kh * kw * c, kh * kw * self.filters,
-                                  rng, dtype)
-        self.params = {"W": W, "b": init_biases(classic, self.filters, rng, dtype)}
+        self.params = init_params(self.init, (kh, kw, c, self.filters), kh * kw * c, kh * kw * self.filters,
+                                  self.bias, rng, dtype)
         self.input_shape = tuple(input_shape)
+        hp, wp = h + top + bottom, w + left + right
+        self.full_dX = self.stride == 1 and hp * wp <= self.FULL_DX_MAX_RATIO * ho * wo
         return (ho, wo, self.filters)
 
-    def _chunks(self, n: int) -> list[slice]:
-        """Consecutive slices of the batch axis, each of as many images as ``CHUNK_ELEMENTS`` allows."""
-        (kh, kw), (ho, wo) = self.kernel_size, self.out_hw
-        step = max(1, self.CHUNK_ELEMENTS // (ho * wo * kh * kw * self.input_shape[2]))
+    def _chunks(self, n: int, hw: tuple[int, int] | None = None, channels: int | None = None) -> list[slice]:
+        """Consecutive slices of the batch axis, each of as many images as ``CHUNK_ELEMENTS`` allows
+        for an im2col over ``hw`` output pixels (default the layer's) of ``channels`` (default its input's)."""
+        (kh, kw), (ho, wo) = self.kernel_size, hw or self.out_hw
+        step = max(1, self.CHUNK_ELEMENTS // (ho * wo * kh * kw * (channels or self.input_shape[2])))
         return [slice(start, start + step) for start in range(0, n, step)]
 
-    def _cols(self, Xp: np.ndarray) -> np.ndarray:
-        """The im2col matrix ``(b*ho*wo, kh*kw*c)`` of a chunk ``Xp (b, hp, wp, c)``, in scratch memory."""
-        (kh, kw), (ho, wo), c = self.kernel_size, self.out_hw, self.input_shape[2]
+    def _cols(self, Xp: np.ndarray, hw: tuple[int, int] | None = None, stride: int | None = None) -> np.ndarray:
+        """The im2col matrix ``(b*ho*wo, kh*kw*c)`` of a chunk ``Xp (b, hp, wp, c)``, in scratch memory
+        (``hw`` output pixels, default the layer's, ``stride`` default the layer's)."""
+        (kh, kw), (ho, wo), c = self.kernel_size, hw or self.out_hw, Xp.shape[3]
         buf = self.scratch.get("cols", (len(Xp) * ho * wo, kh * kw * c), Xp.dtype)
-        return _im2col(Xp, kh, kw, self.stride, ho, wo, out=buf)
+        return _im2col(Xp, kh, kw, stride or self.stride, ho, wo, out=buf)
 
     def forward(self, X, training=False):
         (kh, kw), (ho, wo), f = self.kernel_size, self.out_hw, self.filters
@@ -357,37 +385,60 @@ class Conv2D(Layer):
         Z = np.empty((n, ho, wo, f), np.result_type(X.dtype, W2.dtype))
         for rows in self._chunks(n):
             np.matmul(self._cols(self.Xp[rows]), W2, out=Z[rows].reshape(-1, f))  # (b*ho*wo, K) @ (K, f)
-        Z += self.params["b"]  # (n, ho, wo, f) + (f,)
+        if self.bias:
+            Z += self.params["b"]  # (n, ho, wo, f) + (f,)
         return Z
 
     def backward(self, dZ, need_dX=True):
-        (kh, kw), (ho, wo), s, f = self.kernel_size, self.out_hw, self.stride, self.filters
-        n, (h, w, c) = len(dZ), self.input_shape
+        (kh, kw), f = self.kernel_size, self.filters
         W = self.params["W"]  # (kh, kw, c, f)
-        dW = np.zeros((kh * kw * c, f), dZ.dtype)  # (K, f)
+        dW = np.zeros((kh * kw * W.shape[2], f), dZ.dtype)  # (K, f)
         dW_chunk = self.scratch.get("dW", dW.shape, dZ.dtype)  # (K, f)
-        dXp = np.zeros(self.Xp.shape, dZ.dtype) if need_dX else None  # (n, hp, wp, c)
-        for rows in self._chunks(n):
-            dZc = dZ[rows].reshape(-1, f)  # (m, f), m = b*ho*wo
-            np.matmul(self._cols(self.Xp[rows]).T, dZc, out=dW_chunk)  # (K, m) @ (m, f) -> (K, f)
+        for rows in self._chunks(len(dZ)):
+            np.matmul(self._cols(self.Xp[rows]).T, dZ[rows].reshape(-1, f), out=dW_chunk)  # (K, m) @ (m, f)
             dW += dW_chunk
-            if need_dX:
-                dXc = dXp[rows]  # (b, hp, wp, c), a view
-                dcol = self.scratch.get("dcol", (len(dXc), ho, wo, c), dZ.dtype)  # (b, ho, wo, c)
-                for i in range(kh):
-                    for j in range(kw):
-                        np.matmul(dZc, W[i, j].T, out=dcol.reshape(-1, c))  # (m, f) @ (f, c) -> (m, c)
-                        dXc[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :] += dcol
         self.grads["W"] = dW.reshape(W.shape)  # (K, f) -> (kh, kw, c, f)
-        self.grads["b"] = _column_sums(dZ.reshape(-1, f))  # (f,)
+        if self.bias:
+            self.grads["b"] = _column_sums(dZ.reshape(-1, f))  # (f,)
         if not need_dX:
             return None
-        top, _, left, _ = self.pads
+        dXp = self._dXp_full(dZ) if self.full_dX else self._dXp_scatter(dZ)  # (n, hp, wp, c)
+        (h, w, _), (top, _, left, _) = self.input_shape, self.pads
         return dXp[:, top:top + h, left:left + w, :]  # (n, h, w, c): drop the padding
+
+    def _dXp_scatter(self, dZ: np.ndarray) -> np.ndarray:
+        """d(cost)/d(padded input) by adding ``dZ W[i, j]^T`` onto each offset's slice."""
+        (kh, kw), (ho, wo), s, f = self.kernel_size, self.out_hw, self.stride, self.filters
+        W, c = self.params["W"], self.input_shape[2]  # W (kh, kw, c, f)
+        dXp = np.zeros(self.Xp.shape, dZ.dtype)  # (n, hp, wp, c)
+        for rows in self._chunks(len(dZ)):
+            dZc = dZ[rows].reshape(-1, f)  # (m, f), m = b*ho*wo
+            dXc = dXp[rows]  # (b, hp, wp, c), a view
+            dcol = self.scratch.get("dcol", (len(dXc), ho, wo, c), dZ.dtype)  # (b, ho, wo, c)
+            for i in range(kh):
+                for j in range(kw):
+                    np.matmul(dZc, W[i, j].T, out=dcol.reshape(-1, c))  # (m, f) @ (f, c) -> (m, c)
+                    dXc[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :] += dcol
+        return dXp
+
+    def _dXp_full(self, dZ: np.ndarray) -> np.ndarray:
+        """d(cost)/d(padded input) as the full correlation of ``dZ`` with the flipped kernel (stride 1)."""
+        (kh, kw), (ho, wo), f = self.kernel_size, self.out_hw, self.filters
+        n, hp, wp, c = self.Xp.shape
+        W_flip = self.params["W"][::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * f, c)  # (kh*kw*f, c)
+        dXp = np.empty(self.Xp.shape, dZ.dtype)  # (n, hp, wp, c)
+        for rows in self._chunks(n, (hp, wp), f):
+            dZc = dZ[rows]  # (b, ho, wo, f)
+            dZpad = self.scratch.get("dZpad", (len(dZc), hp + kh - 1, wp + kw - 1, f), dZ.dtype)
+            dZpad.fill(0)
+            dZpad[:, kh - 1:kh - 1 + ho, kw - 1:kw - 1 + wo, :] = dZc  # (b, hp + kh - 1, wp + kw - 1, f)
+            cols = self._cols(dZpad, (hp, wp), 1)  # (b*hp*wp, kh*kw*f)
+            np.matmul(cols, W_flip, out=dXp[rows].reshape(-1, c))  # (b*hp*wp, kh*kw*f) @ (kh*kw*f, c)
+        return dXp
 
     def config(self):
         return {"type": "conv2d", "filters": self.filters, "kernel_size": list(self.kernel_size),
-                "stride": self.stride, "padding": self.padding, "init": self.init}
+                "stride": self.stride, "padding": self.padding, "init": self.init, "bias": self.bias}
 
 
 class MaxPool2D(Layer):

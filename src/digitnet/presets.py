@@ -13,22 +13,31 @@ command line overrides the preset's value.
   3 x 3 convolutions (32 then 64 filters, no padding) each followed by batch norm and ReLU, 2 x 2
   max pooling after each block, then 128 dense units (batch norm, ReLU, 40 % dropout) and softmax.
   Adam (eta 1e-3), cosine schedule, batch 128, 20 epochs, the same augmentation as ``mlp``.
+
+Two rewrites make the presets cheaper without changing the function they compute:
+
+* a dense or convolutional layer followed by batch norm has no bias: the norm subtracts each
+  channel's batch mean, so a bias there cancels exactly and its gradient is zero;
+* each block pools before its last ReLU: ReLU is monotone, so ``max(relu(a), relu(b)) =
+  relu(max(a, b))``, and the ReLU then runs on a quarter of the values.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+_RELU = {"type": "activation", "name": "relu"}
+
+
 def _dense_block(units: int, dropout: float) -> list[dict[str, Any]]:
-    block = [{"type": "dense", "units": units, "init": "he"}, {"type": "batchnorm"},
-             {"type": "activation", "name": "relu"}]
+    block = [{"type": "dense", "units": units, "init": "he", "bias": False}, {"type": "batchnorm"}, _RELU]
     return block + ([{"type": "dropout", "rate": dropout}] if dropout else [])
 
 
 def _conv_block(filters: int) -> list[dict[str, Any]]:
-    conv = [{"type": "conv2d", "filters": filters, "kernel_size": 3, "init": "he"}, {"type": "batchnorm"},
-            {"type": "activation", "name": "relu"}]
-    return conv + conv + [{"type": "maxpool2d", "pool_size": 2}]
+    conv = [{"type": "conv2d", "filters": filters, "kernel_size": 3, "init": "he", "bias": False},
+            {"type": "batchnorm"}]
+    return [*conv, _RELU, *conv, {"type": "maxpool2d", "pool_size": 2}, _RELU]
 
 
 _SOFTMAX = [{"type": "dense", "units": 10, "init": "he"}, {"type": "activation", "name": "softmax"}]
