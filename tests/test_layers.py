@@ -86,6 +86,39 @@ def test_relu_on_images_gradients():
     check_gradients(ActivationLayer("relu"), (3, 3, 2))
 
 
+def sparse_rows(rng, n, n_in, active):
+    """``n`` random rows whose columns outside ``active`` are zero in every row, like raw pixels."""
+    X = np.zeros((n, n_in))
+    X[:, active] = rng.normal(size=(n, len(active)))
+    return X
+
+
+def test_dense_first_layer_skips_zero_columns_and_keeps_its_gradients():
+    rng = np.random.default_rng(0)
+    X = sparse_rows(rng, 16, 12, [2, 5, 9])
+    layer = Dense(256, init="he")
+    layer.sparse_input = True
+    check_gradients(layer, (12,), n=16, X=X)
+    np.testing.assert_array_equal(layer._active_columns(X), [2, 5, 9])  # the path taken
+    assert np.all(layer.grads["W"][[0, 1, 3, 4, 6, 7, 8, 10, 11]] == 0)
+    plain = Dense(256, init="he")
+    plain.build((12,), np.random.default_rng(1), F64)
+    plain.params["W"][...] = layer.params["W"]
+    np.testing.assert_allclose(layer.forward(X), plain.forward(X), rtol=1e-12)
+
+
+def test_dense_skips_zero_columns_only_where_that_pays():
+    rng = np.random.default_rng(0)
+    net = Network([784, 512, 10], activation="relu", output="softmax", cost="cross-entropy", init="he")
+    first, second = (l for l in net.layers if isinstance(l, Dense))
+    assert first.sparse_input and not second.sparse_input  # only the layer that reads the data
+    X = sparse_rows(rng, 128, 784, np.arange(150, 650))
+    assert len(first._active_columns(X)) == 500
+    assert first._active_columns(sparse_rows(rng, 128, 784, np.arange(50, 750))) is None  # 700 of 784
+    classic = Network([784, 16, 16, 10]).layers[0]
+    assert classic.sparse_input and classic._active_columns(X) is None  # 16 units: never pays
+
+
 def test_dropout_gradients_with_a_fixed_mask():
     layer = Dropout(0.5)
     check_gradients(layer, (4, 5), n=3)

@@ -98,6 +98,9 @@ class Dense(Layer):
     ``bias=False`` drops ``b`` (for a layer followed by batch norm, see ``init_params``).
     """
 
+    # Set by ``Network`` on its first layer, which reads the data itself (see ``_active_columns``).
+    sparse_input = False
+
     def __init__(self, units: int, init: str = "normal", bias: bool = True) -> None:
         super().__init__()
         if units < 1:
@@ -113,9 +116,32 @@ class Dense(Layer):
         self.params = init_params(self.init, (n_in, self.units), n_in, self.units, self.bias, rng, dtype)
         return (self.units,)
 
+    def _active_columns(self, X: np.ndarray) -> np.ndarray | None:
+        """The input columns that are not zero in every row, where multiplying only those pays; else None.
+
+        Raw pixels are sparse: in a batch of 128 MNIST digits about a third of the 784 columns are
+        zero in every image (mostly the border). Skipping them saves ``(n_in - k) * n * units``
+        multiply-adds; finding and gathering the other ``k`` costs, in the time of a multiply-add,
+        about 20 per input value and 8 per gathered weight on one thread, twice that on two (taken
+        here, so that it never loses: the 784-512-256-10 network at batch 128 trains 5% faster on
+        one thread, as fast on two). It never pays with 40 units or fewer (the classic network),
+        so that case does not even look.
+        """
+        n, n_in = X.shape
+        if not self.sparse_input or self.units <= 40:
+            return None
+        active = np.flatnonzero(X.any(axis=0))  # (k,)
+        k = len(active)
+        return active if (n_in - k) * n * self.units > 40 * n * n_in + 16 * k * self.units else None
+
     def forward(self, X, training=False):
         self.X = X
-        Z = X @ self.params["W"]  # (n, n_in) @ (n_in, units) -> (n, units)
+        W = self.params["W"]
+        active = self._active_columns(X)
+        if active is None:
+            Z = X @ W  # (n, n_in) @ (n_in, units) -> (n, units)
+        else:
+            Z = X[:, active] @ W.take(active, axis=0)  # (n, k) @ (k, units): the same sums, less the zero terms
         if self.bias:
             Z += self.params["b"]  # (n, units) + (units,)
         return Z

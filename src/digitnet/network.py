@@ -92,6 +92,8 @@ class Network:
         for layer in self.layers:
             shape = layer.build(shape, self.rng, self.dtype)
         self.output_shape = shape
+        if isinstance(self.layers[0], Dense):
+            self.layers[0].sparse_input = True  # it reads the data, whose zero columns it may skip
         # No layer below this one has parameters, so backprop need not compute its dX.
         self.first_trained = next((i for i, layer in enumerate(self.layers) if layer.params), 0)
         last = self.layers[-1]
