@@ -26,18 +26,19 @@ from __future__ import annotations
 
 from typing import Any
 
-_RELU = {"type": "activation", "name": "relu"}
+def _relu() -> dict[str, Any]:
+    return {"type": "activation", "name": "relu"}
 
 
 def _dense_block(units: int, dropout: float) -> list[dict[str, Any]]:
-    block = [{"type": "dense", "units": units, "init": "he", "bias": False}, {"type": "batchnorm"}, _RELU]
+    block = [{"type": "dense", "units": units, "init": "he", "bias": False}, {"type": "batchnorm"}, _relu()]
     return block + ([{"type": "dropout", "rate": dropout}] if dropout else [])
 
 
 def _conv_block(filters: int) -> list[dict[str, Any]]:
     conv = [{"type": "conv2d", "filters": filters, "kernel_size": 3, "init": "he", "bias": False},
             {"type": "batchnorm"}]
-    return [*conv, _RELU, *conv, {"type": "maxpool2d", "pool_size": 2}, _RELU]
+    return [*conv, _relu(), *conv, {"type": "maxpool2d", "pool_size": 2}, _relu()]
 
 
 _SOFTMAX = [{"type": "dense", "units": 10, "init": "he"}, {"type": "activation", "name": "softmax"}]
