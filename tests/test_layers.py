@@ -468,3 +468,16 @@ def test_small_cnn_beats_a_dense_net_of_the_same_size_on_real_mnist(mnist_dir):
     assert abs(sizes["cnn"] - sizes["dense"]) < 0.1 * sizes["dense"], sizes
     assert accuracy["cnn"] > accuracy["dense"] + 0.02, accuracy
     assert accuracy["cnn"] > 0.9, accuracy
+
+
+def test_wide_networks_predict_in_chunks_that_bound_memory():
+    net = small_cnn(dtype="float64")
+    assert net.widest == 28 * 28 * 4  # the first convolution's output, per image
+    X = np.random.default_rng(0).random((50, 784))
+    whole = net.predict_raw(X, batch_size=50)
+    rows = []
+    forward = net.forward
+    net.forward = lambda A, training=False: rows.append(len(A)) or forward(A, training)
+    net.CHUNK_VALUES = net.widest * 7  # room for 7 images at a time
+    np.testing.assert_allclose(net.predict_raw(X, batch_size=50), whole, rtol=1e-12)
+    assert rows == [7] * 7 + [1]
