@@ -290,12 +290,18 @@ class _Scratch:
         return buf[:size].reshape(shape)
 
 
-def _pad(X: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
-    """``X (n, h, w, c)`` with zero rows and columns around each image, C-contiguous."""
+def _pad(X: np.ndarray, top: int, bottom: int, left: int, right: int, scratch: _Scratch | None = None) -> np.ndarray:
+    """``X (n, h, w, c)`` with zero rows and columns around each image, C-contiguous; in
+    ``scratch`` memory if given (for a padded array used once, not kept)."""
     if top == bottom == left == right == 0:
         return np.ascontiguousarray(X)
     n, h, w, c = X.shape
-    Xp = np.zeros((n, h + top + bottom, w + left + right, c), X.dtype)  # (n, hp, wp, c)
+    shape = (n, h + top + bottom, w + left + right, c)
+    if scratch is None:
+        Xp = np.zeros(shape, X.dtype)  # (n, hp, wp, c)
+    else:
+        Xp = scratch.get("padded", shape, X.dtype)  # (n, hp, wp, c)
+        Xp.fill(0)
     Xp[:, top:top + h, left:left + w, :] = X
     return Xp
 
@@ -449,15 +455,12 @@ class Conv2D(Layer):
 
     def _dXp_full(self, dZ: np.ndarray) -> np.ndarray:
         """d(cost)/d(padded input) as the full correlation of ``dZ`` with the flipped kernel (stride 1)."""
-        (kh, kw), (ho, wo), f = self.kernel_size, self.out_hw, self.filters
+        (kh, kw), f = self.kernel_size, self.filters
         n, hp, wp, c = self.Xp.shape
         W_flip = self.params["W"][::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * f, c)  # (kh*kw*f, c)
         dXp = np.empty(self.Xp.shape, dZ.dtype)  # (n, hp, wp, c)
         for rows in self._chunks(n, (hp, wp), f):
-            dZc = dZ[rows]  # (b, ho, wo, f)
-            dZpad = self.scratch.get("dZpad", (len(dZc), hp + kh - 1, wp + kw - 1, f), dZ.dtype)
-            dZpad.fill(0)
-            dZpad[:, kh - 1:kh - 1 + ho, kw - 1:kw - 1 + wo, :] = dZc  # (b, hp + kh - 1, wp + kw - 1, f)
+            dZpad = _pad(dZ[rows], kh - 1, kh - 1, kw - 1, kw - 1, self.scratch)  # (b, hp + kh - 1, wp + kw - 1, f)
             cols = self._cols(dZpad, (hp, wp), 1)  # (b*hp*wp, kh*kw*f)
             np.matmul(cols, W_flip, out=dXp[rows].reshape(-1, c))  # (b*hp*wp, kh*kw*f) @ (kh*kw*f, c)
         return dXp
