@@ -291,20 +291,22 @@ def test_conv2d_same_padding_keeps_the_size_and_inference_chunks_agree():
     assert layer.forward(X).dtype == np.float32
 
 
-def test_maxpool_by_hand_and_ties_go_to_the_first_maximum():
+@pytest.mark.parametrize("extra", [0, 1], ids=["windows-tile-the-image", "a-row-and-column-left-over"])
+def test_maxpool_by_hand_and_ties_go_to_the_first_maximum(extra):
     X = np.array([[1, 5, 2, 0],
                   [3, 4, 2, 2],
                   [7, 7, 0, -1],
-                  [6, 7, -3, -2]], dtype=float).reshape(1, 4, 4, 1)
+                  [6, 7, -3, -2]], dtype=float)
+    X = np.pad(X, (0, extra), constant_values=99).reshape(1, 4 + extra, 4 + extra, 1)  # 99s: in no window
     pool = MaxPool2D()
-    pool.build((4, 4, 1), None, F64)
+    pool.build(X.shape[1:], None, F64)
     np.testing.assert_array_equal(pool.forward(X)[0, :, :, 0], [[5, 2], [7, 0]])
     dX = pool.backward(np.array([[10.0, 20.0], [30.0, 40.0]]).reshape(1, 2, 2, 1))
     # Window (0, 1) ties 2, 2, 2: its first 2 gets the gradient; window (1, 0) ties three 7s: the first.
-    np.testing.assert_array_equal(dX[0, :, :, 0], [[0, 10, 20, 0],
-                                                   [0, 0, 0, 0],
-                                                   [30, 0, 40, 0],
-                                                   [0, 0, 0, 0]])
+    np.testing.assert_array_equal(dX[0, :, :, 0], np.pad([[0, 10, 20, 0],
+                                                          [0, 0, 0, 0],
+                                                          [30, 0, 40, 0],
+                                                          [0, 0, 0, 0]], (0, extra)))
 
 
 def test_overlapping_maxpool_adds_the_gradients_of_shared_pixels():
