@@ -337,6 +337,20 @@ def test_batchnorm_normalises_in_training_and_uses_running_statistics_at_inferen
     np.testing.assert_allclose(Z, (X - [1.0, 2.0]) / np.sqrt(np.array([4.0, 9.0]) + 1e-5), rtol=1e-5)
 
 
+@pytest.mark.parametrize("mean", [0.0, 3.0, 10.0, 100.0])
+def test_batchnorm_float32_statistics_stay_accurate_far_from_zero(mean):
+    """The variance as mean(X**2) - mu**2 cancels digits when a channel's mean is many standard
+    deviations from zero (about 1e-4 of error at 10, 1e-2 at 100); past FAR_MEAN the
+    layer centres first, and the output stays within 5e-5 of float64 arithmetic."""
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((64, 26, 26, 8)) + mean).astype(np.float32)
+    bn = BatchNorm()
+    bn.build(X.shape[1:], rng, np.dtype("float32"))
+    Y = bn.forward(X, training=True).reshape(-1, 8)
+    X64 = X.reshape(-1, 8).astype(np.float64)
+    np.testing.assert_allclose(Y, (X64 - X64.mean(axis=0)) / np.sqrt(X64.var(axis=0) + 1e-5), rtol=0, atol=5e-5)
+
+
 def test_layers_rebuild_from_config():
     layers = [Conv2D(8, (3, 5), stride=2, padding="same", init="glorot"), Conv2D(4, 3, padding=1, bias=False),
               MaxPool2D(3, 2), MaxPool2D(), BatchNorm(0.8, 1e-3), GlobalAvgPool(), Dense(3, bias=False)]

@@ -13,6 +13,7 @@ The protocol every layer follows (batches are rows, the batch axis first):
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -328,6 +329,23 @@ def _column_sums(A: np.ndarray) -> np.ndarray:
     return np.ones(len(A), A.dtype) @ A  # (m,) @ (m, c) -> (c,)
 
 
+def _wide_rows(A: np.ndarray) -> tuple[np.ndarray, int]:
+    """``A (..., c)`` as ``(m / r, r*c)`` rows of about 1,024 values, and ``r``, where ``m`` is the
+    number of ``c``-vectors in ``A``.
+
+    A per-channel vector broadcast over ``(m, c)`` makes NumPy run its inner loop ``m`` times over
+    ``c`` values; over wide rows (with the vector tiled ``r`` times) the same pass is ~20% faster.
+    """
+    c = A.shape[-1]
+    r = math.gcd(A.size // c, max(1, 1024 // c))
+    return A.reshape(-1, r * c), r  # (m / r, r*c), no copy for a contiguous A
+
+
+def _channel_sums(v: np.ndarray, r: int) -> np.ndarray:
+    """Per-channel totals ``(c,)`` of a reduction ``v (r*c,)`` taken over ``_wide_rows``."""
+    return v.reshape(r, -1).sum(axis=0)  # (r*c,) -> (r, c) -> (c,)
+
+
 class Conv2D(Layer):
     """A 2-D convolution (a cross-correlation, as in every framework) over channels-last images.
 
@@ -592,7 +610,16 @@ class BatchNorm(Layer):
     Backward: ``dbeta = sum_rows dY``, ``dgamma = sum_rows dY * xhat`` and, since ``mu`` and ``var``
     depend on every row, ``dX = gamma / sqrt(var + eps) * (dY - dbeta / m - xhat * dgamma / m)``
     (after an inference forward the last two terms vanish).
+
+    Each pass reads the input once: the variance is ``mean(X**2) - mu**2`` (the two means in one
+    sweep each, their difference in float64), and ``sum_rows dY * (X - mu)`` is
+    ``sum_rows dY * X - mu * dbeta``; no centred copy of ``X`` is kept. The difference of means
+    cancels the more digits the farther a channel's mean lies from zero in standard deviations
+    (in float32 about 1e-4 of error at 10, 1e-2 at 100): past ``FAR_MEAN`` the variance is taken
+    the two-pass way, from the centred input. (The shipped model's channels lie within 4.5.)
     """
+
+    FAR_MEAN = 8.0  # standard deviations
 
     def __init__(self, momentum: float = 0.9, eps: float = 1e-5) -> None:
         super().__init__()
@@ -614,46 +641,51 @@ class BatchNorm(Layer):
 
     def forward(self, X, training=False):
         c = X.shape[-1]
-        Xf = X.reshape(-1, c)  # (m, c)
-        m = len(Xf)
+        Xw, r = _wide_rows(X)  # (m / r, r*c): each row holds r consecutive (m, c) rows
+        m = Xw.size // c
         if training:
             if m < 2:
                 raise ValueError(f"batch normalisation needs at least 2 values per channel in training, got {m}")
-            mu = _column_sums(Xf) / m  # (c,)
-            xc = Xf - mu  # (m, c), centred
-            var = np.einsum("ij,ij->j", xc, xc) / m  # (c,)
+            mu = _channel_sums(_column_sums(Xw), r).astype(np.float64) / m  # (c,)
+            mean_sq = _channel_sums(np.einsum("ij,ij->j", Xw, Xw), r) / m  # (c,): mean of X**2
+            var = mean_sq - mu * mu  # (c,), the biased variance
+            if np.any(mu * mu > self.FAR_MEAN ** 2 * var):  # too many digits cancelled: centre first
+                xc = Xw - np.tile(mu.astype(X.dtype), r)  # (m / r, r*c)
+                var = _channel_sums(np.einsum("ij,ij->j", xc, xc), r).astype(np.float64) / m  # (c,)
             mom = self.momentum
             self.buffers["running_mean"] *= mom
             self.buffers["running_mean"] += (1 - mom) * mu
             self.buffers["running_var"] *= mom
             self.buffers["running_var"] += (1 - mom) * var * (m / (m - 1))  # unbiased; m >= 2
         else:
-            xc = Xf - self.buffers["running_mean"]  # (m, c)
-            var = self.buffers["running_var"]
-        self.inv_std = (1.0 / np.sqrt(var + self.eps)).astype(X.dtype)  # (c,)
-        # xhat = xc * inv_std is never stored: gamma * inv_std scales xc in one pass, and backward
-        # folds inv_std into its per-channel factors (a pass fewer over the largest arrays).
-        self.xc, self.training = xc, training
-        Y = xc * (self.params["gamma"] * self.inv_std)  # (m, c): gamma * xhat
-        Y += self.params["beta"]
+            mu, var = self.buffers["running_mean"], self.buffers["running_var"]
+        self.mu, self.inv_std = mu.astype(X.dtype), (1.0 / np.sqrt(var + self.eps)).astype(X.dtype)  # (c,)
+        scale = self.params["gamma"] * self.inv_std  # (c,)
+        # Y = gamma * (X - mu) * inv_std + beta as one product and one sum: X is kept for backward
+        # instead of the centred input, a pass fewer over the largest arrays.
+        self.X, self.training = X, training
+        Y = Xw * np.tile(scale, r)  # (m / r, r*c)
+        Y += np.tile(self.params["beta"] - self.mu * scale, r)
         return Y.reshape(X.shape)
 
     def backward(self, dY, need_dX=True):
         c = dY.shape[-1]
-        dYf = dY.reshape(-1, c)  # (m, c)
-        m = len(dYf)
-        dbeta = _column_sums(dYf)  # (c,)
-        dgamma = np.einsum("ij,ij->j", dYf, self.xc) * self.inv_std  # (c,): sum_rows dY * xhat
-        self.grads.update(gamma=dgamma, beta=dbeta)
+        (dYw, r), (Xw, _) = _wide_rows(dY), _wide_rows(self.X)  # (m / r, r*c) each
+        m = dYw.size // c
+        dbeta = _channel_sums(_column_sums(dYw), r)  # (c,)
+        dY_xc = _channel_sums(np.einsum("ij,ij->j", dYw, Xw), r) - self.mu * dbeta  # (c,): sum_rows dY * (X - mu)
+        self.grads.update(gamma=dY_xc * self.inv_std, beta=dbeta)  # dgamma = sum_rows dY * xhat
         if not need_dX:
             return None
         scale = self.params["gamma"] * self.inv_std  # (c,)
         if not self.training:
-            return dY * scale
-        dX = self.xc * (self.inv_std * dgamma / m)  # (m, c): xhat * dgamma / m
-        dX += dbeta / m
-        np.subtract(dYf, dX, out=dX)
-        dX *= scale
+            return (dYw * np.tile(scale, r)).reshape(dY.shape)
+        # dY - dbeta / m - xhat * dgamma / m, with xhat * dgamma = (X - mu) * inv_std**2 * dY_xc:
+        k = self.inv_std ** 2 * dY_xc / m  # (c,)
+        dX = Xw * np.tile(k, r)  # (m / r, r*c)
+        dX += np.tile(dbeta / m - self.mu * k, r)
+        np.subtract(dYw, dX, out=dX)
+        dX *= np.tile(scale, r)
         return dX.reshape(dY.shape)
 
     def config(self):
