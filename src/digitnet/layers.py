@@ -17,7 +17,6 @@ import math
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from .activations import get_activation
 
@@ -284,7 +283,7 @@ class _Scratch:
         self.arrays: dict[str, np.ndarray] = {}  # not Layer.buffers: nothing here is saved
 
     def get(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         buf = self.arrays.get(name)
         if buf is None or buf.size < size or buf.dtype != dtype:
             buf = self.arrays[name] = np.empty(size, dtype)
@@ -314,11 +313,13 @@ def _im2col(Xp: np.ndarray, kh: int, kw: int, stride: int, ho: int, wo: int, out
     ``Xp (n, hp, wp, c)`` must be C-contiguous: then the ``kw x c`` values of one patch row are
     adjacent in memory and one strided view ``(n, ho, wo, kh, kw*c)`` covers every patch without
     copying; ``copyto`` is the single copy. Returns ``out`` as ``(n*ho*wo, kh*kw*c)``.
+    (The view is built by the ``ndarray`` constructor, which checks that it stays inside ``Xp``'s
+    memory, in a fifth of the time ``as_strided`` takes: it runs for every chunk.)
     """
     n, _, _, c = Xp.shape
     sn, sh, sw, sc = Xp.strides
-    patches = as_strided(Xp, (n, ho, wo, kh, kw * c), (sn, stride * sh, stride * sw, sh, sc),
-                         writeable=False)  # (n, ho, wo, kh, kw*c), a view
+    patches = np.ndarray((n, ho, wo, kh, kw * c), Xp.dtype, buffer=Xp,
+                         strides=(sn, stride * sh, stride * sw, sh, sc))  # (n, ho, wo, kh, kw*c), a view
     cols = out.reshape(n, ho, wo, kh, kw * c)
     np.copyto(cols, patches)
     return out.reshape(n * ho * wo, kh * kw * c)  # (n*ho*wo, kh*kw*c), no copy
