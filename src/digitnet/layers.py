@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .activations import get_activation
+from .blas import matmul_cols, matmul_rows
 
 INITS = ("normal", "scaled", "he", "glorot")
 
@@ -438,7 +439,7 @@ class Conv2D(Layer):
         self.Xp = _pad(X, *self.pads)  # (n, hp, wp, c), kept for backward
         Z = np.empty((n, ho, wo, f), np.result_type(X.dtype, W2.dtype))
         for rows in self._chunks(n):
-            np.matmul(self._cols(self.Xp[rows]), W2, out=Z[rows].reshape(-1, f))  # (b*ho*wo, K) @ (K, f)
+            matmul_rows(self._cols(self.Xp[rows]), W2, out=Z[rows].reshape(-1, f))  # (b*ho*wo, K) @ (K, f)
         if self.bias:
             Z += self.params["b"]  # (n, ho, wo, f) + (f,)
         return Z
@@ -449,7 +450,7 @@ class Conv2D(Layer):
         dW = np.zeros((kh * kw * W.shape[2], f), dZ.dtype)  # (K, f)
         dW_chunk = self.scratch.get("dW", dW.shape, dZ.dtype)  # (K, f)
         for rows in self._chunks(len(dZ)):
-            np.matmul(self._cols(self.Xp[rows]).T, dZ[rows].reshape(-1, f), out=dW_chunk)  # (K, m) @ (m, f)
+            matmul_cols(self._cols(self.Xp[rows]), dZ[rows].reshape(-1, f), out=dW_chunk)  # (K, m) @ (m, f)
             dW += dW_chunk
         self.grads["W"] = dW.reshape(W.shape)  # (K, f) -> (kh, kw, c, f)
         if self.bias:
@@ -463,7 +464,7 @@ class Conv2D(Layer):
     def _dXp_scatter(self, dZ: np.ndarray) -> np.ndarray:
         """d(cost)/d(padded input) by adding ``dZ W[i, j]^T`` onto each offset's slice."""
         (kh, kw), (ho, wo), s, f = self.kernel_size, self.out_hw, self.stride, self.filters
-        W, c = self.params["W"], self.input_shape[2]  # W (kh, kw, c, f)
+        W_T, c = np.ascontiguousarray(self.params["W"].swapaxes(2, 3)), self.input_shape[2]  # (kh, kw, f, c)
         dXp = np.zeros(self.Xp.shape, dZ.dtype)  # (n, hp, wp, c)
         for rows in self._chunks(len(dZ)):
             dZc = dZ[rows].reshape(-1, f)  # (m, f), m = b*ho*wo
@@ -471,7 +472,7 @@ class Conv2D(Layer):
             dcol = self.scratch.get("dcol", (len(dXc), ho, wo, c), dZ.dtype)  # (b, ho, wo, c)
             for i in range(kh):
                 for j in range(kw):
-                    np.matmul(dZc, W[i, j].T, out=dcol.reshape(-1, c))  # (m, f) @ (f, c) -> (m, c)
+                    matmul_rows(dZc, W_T[i, j], out=dcol.reshape(-1, c))  # (m, f) @ (f, c) -> (m, c)
                     dXc[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :] += dcol
         return dXp
 
@@ -484,7 +485,7 @@ class Conv2D(Layer):
         for rows in self._chunks(n, (hp, wp), f):
             dZpad = _pad(dZ[rows], kh - 1, kh - 1, kw - 1, kw - 1, self.scratch)  # (b, hp + kh - 1, wp + kw - 1, f)
             cols = self._cols(dZpad, (hp, wp), 1)  # (b*hp*wp, kh*kw*f)
-            np.matmul(cols, W_flip, out=dXp[rows].reshape(-1, c))  # (b*hp*wp, kh*kw*f) @ (kh*kw*f, c)
+            matmul_rows(cols, W_flip, out=dXp[rows].reshape(-1, c))  # (b*hp*wp, kh*kw*f) @ (kh*kw*f, c)
         return dXp
 
     def config(self):
