@@ -65,8 +65,9 @@ def test_matmul_cols_sums_the_pieces_to_the_product(m, threads):
 
 
 def test_a_convolution_computes_the_same_on_one_thread_as_on_two():
-    """On one thread the 26 x 26 x 32 layer of the cnn preset runs its products in pieces (forward,
-    dX and dW); on two in one product each: the same outputs and input gradients to the bit."""
+    """The 26 x 26 x 32 layer of the cnn preset, on one thread and on two workers (each running its
+    chunks' products in pieces, as one thread does): the same outputs and input gradients to the
+    bit; the weight gradient adds the workers' sums, so only its last bits may differ."""
     from digitnet.layers import Conv2D
 
     rng = np.random.default_rng(0)
@@ -77,9 +78,80 @@ def test_a_convolution_computes_the_same_on_one_thread_as_on_two():
         layer = Conv2D(32, 3, bias=False)
         layer.build((26, 26, 32), np.random.default_rng(1), np.dtype(np.float32))
         with threadpool_limits(threads):
-            assert blas._rows_per_product(np.zeros((576, 288), np.float32), 32, X) == (108 if threads == 1 else None)
             results.append((layer.forward(X, training=True), layer.backward(dZ), layer.grads["W"]))
     (Z1, dX1, dW1), (Z2, dX2, dW2) = results
     np.testing.assert_array_equal(Z1, Z2)
     np.testing.assert_array_equal(dX1, dX2)
     np.testing.assert_allclose(dW1, dW2, rtol=1e-5, atol=1e-4)
+
+
+def test_for_workers_deals_the_chunks_in_turn_and_returns_in_worker_order():
+    import threading
+
+    chunks = [slice(i, i + 1) for i in range(7)]
+    seen = []
+
+    def work(worker, mine):
+        seen.append((worker, threading.current_thread() is threading.main_thread(), blas.threads()))
+        return worker, mine
+
+    with threadpool_limits(2):
+        assert blas.for_workers(work, chunks) == [(0, chunks[0::2]), (1, chunks[1::2])]
+        assert sorted(seen) == [(0, True, 1), (1, False, 1)]  # OpenBLAS on one thread meanwhile
+        assert blas.threads() == 2  # and given its threads back
+    with threadpool_limits(1):
+        assert blas.for_workers(work, chunks) == [(0, chunks)]
+    with threadpool_limits(2):
+        assert blas.for_workers(work, chunks[:1]) == [(0, chunks[:1])]  # no more workers than chunks
+
+
+def test_for_workers_passes_on_a_worker_error_and_restores_the_threads():
+    def work(worker, mine):
+        if worker == 1:
+            raise ValueError("worker 1 failed")
+        return worker
+
+    with threadpool_limits(2):
+        with pytest.raises(ValueError, match="worker 1 failed"):
+            blas.for_workers(work, [slice(0, 1), slice(1, 2)])
+        assert blas.threads() == 2
+
+
+def test_own_threads_nests_and_gives_the_threads_back():
+    with threadpool_limits(2):
+        with blas.own_threads():
+            assert (blas.threads(), blas.workers()) == (1, 2)
+            with blas.own_threads():
+                assert (blas.threads(), blas.workers()) == (1, 2)
+            assert blas.threads() == 1
+        assert (blas.threads(), blas.workers()) == (2, 2)
+        with pytest.raises(KeyError), blas.own_threads():
+            raise KeyError
+        assert blas.threads() == 2
+
+
+def test_a_network_with_convolutions_holds_openblas_to_one_thread_in_each_pass():
+    from digitnet.layers import Conv2D, Dense, Flatten, Layer
+    from digitnet.network import Network
+
+    class Probe(Layer):
+        def forward(self, X, training=False):
+            self.seen = blas.threads()
+            return X
+
+        def backward(self, dA, need_dX=True):
+            self.seen_back = blas.threads()
+            return dA
+
+        def config(self):
+            return {"type": "probe"}
+
+    conv, dense = Probe(), Probe()
+    cnn = Network([conv, Conv2D(2, 3), Flatten(), Dense(10)], input_shape=(5, 5, 1))
+    mlp = Network([dense, Dense(10)], input_shape=(4,))
+    assert cnn.own_threads and not mlp.own_threads
+    with threadpool_limits(2):
+        cnn.backward(cnn.forward(np.ones((3, 5, 5, 1))), need_dX=True)
+        mlp.backward(mlp.forward(np.ones((3, 4))), need_dX=True)
+        assert (conv.seen, conv.seen_back, dense.seen, dense.seen_back) == (1, 1, 2, 2)
+        assert blas.threads() == 2

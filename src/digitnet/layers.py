@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .activations import get_activation
-from .blas import matmul_cols, matmul_rows
+from .blas import for_workers, matmul_cols, matmul_rows
 
 INITS = ("normal", "scaled", "he", "glorot")
 
@@ -67,6 +67,7 @@ class Layer:
     """Base class: a layer without parameters that passes its input through."""
 
     min_batch = 1  # the smallest training batch the layer can learn from
+    uses_workers = False  # runs chunk loops on worker threads (``blas.for_workers``)
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -378,6 +379,7 @@ class Conv2D(Layer):
     ``bias=False`` drops ``b`` (for a convolution followed by batch norm, see ``init_params``).
     """
 
+    uses_workers = True
     # A chunk holds as many images as keep its im2col matrix under this many elements (1 MB in
     # float32, half this machine's L2 cache; at least one image): 5% faster per cnn batch on one
     # thread than 4 MB, as fast on two.
@@ -401,7 +403,7 @@ class Conv2D(Layer):
         self.padding = padding if padding == "same" else int(padding)
         self.init = init
         self.bias = bool(bias)
-        self.scratch = _Scratch()
+        self.scratch: list[_Scratch] = []  # one per worker thread (see ``blas.for_workers``)
 
     def build(self, input_shape, rng, dtype):
         if len(input_shape) != 3:
@@ -425,11 +427,17 @@ class Conv2D(Layer):
         step = max(1, self.CHUNK_ELEMENTS // (ho * wo * kh * kw * (channels or self.input_shape[2])))
         return [slice(start, start + step) for start in range(0, n, step)]
 
-    def _cols(self, Xp: np.ndarray, hw: tuple[int, int] | None = None, stride: int | None = None) -> np.ndarray:
-        """The im2col matrix ``(b*ho*wo, kh*kw*c)`` of a chunk ``Xp (b, hp, wp, c)``, in scratch memory
-        (``hw`` output pixels, default the layer's, ``stride`` default the layer's)."""
+    def _scratch(self, worker: int) -> _Scratch:
+        while len(self.scratch) <= worker:
+            self.scratch.append(_Scratch())
+        return self.scratch[worker]
+
+    def _cols(self, Xp: np.ndarray, worker: int, hw: tuple[int, int] | None = None,
+              stride: int | None = None) -> np.ndarray:
+        """The im2col matrix ``(b*ho*wo, kh*kw*c)`` of a chunk ``Xp (b, hp, wp, c)``, in the scratch
+        memory of ``worker`` (``hw`` output pixels, default the layer's, ``stride`` default the layer's)."""
         (kh, kw), (ho, wo), c = self.kernel_size, hw or self.out_hw, Xp.shape[3]
-        buf = self.scratch.get("cols", (len(Xp) * ho * wo, kh * kw * c), Xp.dtype)
+        buf = self._scratch(worker).get("cols", (len(Xp) * ho * wo, kh * kw * c), Xp.dtype)
         return _im2col(Xp, kh, kw, stride or self.stride, ho, wo, out=buf)
 
     def forward(self, X, training=False):
@@ -438,8 +446,12 @@ class Conv2D(Layer):
         W2 = self.params["W"].reshape(kh * kw * c, f)  # (K, f), K = kh*kw*c
         self.Xp = _pad(X, *self.pads)  # (n, hp, wp, c), kept for backward
         Z = np.empty((n, ho, wo, f), np.result_type(X.dtype, W2.dtype))
-        for rows in self._chunks(n):
-            matmul_rows(self._cols(self.Xp[rows]), W2, out=Z[rows].reshape(-1, f))  # (b*ho*wo, K) @ (K, f)
+
+        def work(worker: int, chunks: list[slice]) -> None:
+            for rows in chunks:
+                matmul_rows(self._cols(self.Xp[rows], worker), W2, out=Z[rows].reshape(-1, f))  # (b*ho*wo, K) @ (K, f)
+
+        for_workers(work, self._chunks(n))
         if self.bias:
             Z += self.params["b"]  # (n, ho, wo, f) + (f,)
         return Z
@@ -447,12 +459,16 @@ class Conv2D(Layer):
     def backward(self, dZ, need_dX=True):
         (kh, kw), f = self.kernel_size, self.filters
         W = self.params["W"]  # (kh, kw, c, f)
-        dW = np.zeros((kh * kw * W.shape[2], f), dZ.dtype)  # (K, f)
-        dW_chunk = self.scratch.get("dW", dW.shape, dZ.dtype)  # (K, f)
-        for rows in self._chunks(len(dZ)):
-            matmul_cols(self._cols(self.Xp[rows]), dZ[rows].reshape(-1, f), out=dW_chunk)  # (K, m) @ (m, f)
-            dW += dW_chunk
-        self.grads["W"] = dW.reshape(W.shape)  # (K, f) -> (kh, kw, c, f)
+
+        def work(worker: int, chunks: list[slice]) -> np.ndarray:
+            dW = np.zeros((kh * kw * W.shape[2], f), dZ.dtype)  # (K, f)
+            dW_chunk = self._scratch(worker).get("dW", dW.shape, dZ.dtype)  # (K, f)
+            for rows in chunks:
+                matmul_cols(self._cols(self.Xp[rows], worker), dZ[rows].reshape(-1, f), out=dW_chunk)  # (K, m) @ (m, f)
+                dW += dW_chunk
+            return dW
+
+        self.grads["W"] = sum(for_workers(work, self._chunks(len(dZ)))).reshape(W.shape)  # (K, f) -> (kh, kw, c, f)
         if self.bias:
             self.grads["b"] = _column_sums(dZ.reshape(-1, f))  # (f,)
         if not need_dX:
@@ -466,14 +482,18 @@ class Conv2D(Layer):
         (kh, kw), (ho, wo), s, f = self.kernel_size, self.out_hw, self.stride, self.filters
         W_T, c = np.ascontiguousarray(self.params["W"].swapaxes(2, 3)), self.input_shape[2]  # (kh, kw, f, c)
         dXp = np.zeros(self.Xp.shape, dZ.dtype)  # (n, hp, wp, c)
-        for rows in self._chunks(len(dZ)):
-            dZc = dZ[rows].reshape(-1, f)  # (m, f), m = b*ho*wo
-            dXc = dXp[rows]  # (b, hp, wp, c), a view
-            dcol = self.scratch.get("dcol", (len(dXc), ho, wo, c), dZ.dtype)  # (b, ho, wo, c)
-            for i in range(kh):
-                for j in range(kw):
-                    matmul_rows(dZc, W_T[i, j], out=dcol.reshape(-1, c))  # (m, f) @ (f, c) -> (m, c)
-                    dXc[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :] += dcol
+
+        def work(worker: int, chunks: list[slice]) -> None:
+            for rows in chunks:
+                dZc = dZ[rows].reshape(-1, f)  # (m, f), m = b*ho*wo
+                dXc = dXp[rows]  # (b, hp, wp, c), a view
+                dcol = self._scratch(worker).get("dcol", (len(dXc), ho, wo, c), dZ.dtype)  # (b, ho, wo, c)
+                for i in range(kh):
+                    for j in range(kw):
+                        matmul_rows(dZc, W_T[i, j], out=dcol.reshape(-1, c))  # (m, f) @ (f, c) -> (m, c)
+                        dXc[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :] += dcol
+
+        for_workers(work, self._chunks(len(dZ)))
         return dXp
 
     def _dXp_full(self, dZ: np.ndarray) -> np.ndarray:
@@ -482,10 +502,14 @@ class Conv2D(Layer):
         n, hp, wp, c = self.Xp.shape
         W_flip = self.params["W"][::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * f, c)  # (kh*kw*f, c)
         dXp = np.empty(self.Xp.shape, dZ.dtype)  # (n, hp, wp, c)
-        for rows in self._chunks(n, (hp, wp), f):
-            dZpad = _pad(dZ[rows], kh - 1, kh - 1, kw - 1, kw - 1, self.scratch)  # (b, hp + kh - 1, wp + kw - 1, f)
-            cols = self._cols(dZpad, (hp, wp), 1)  # (b*hp*wp, kh*kw*f)
-            matmul_rows(cols, W_flip, out=dXp[rows].reshape(-1, c))  # (b*hp*wp, kh*kw*f) @ (kh*kw*f, c)
+
+        def work(worker: int, chunks: list[slice]) -> None:
+            for rows in chunks:
+                dZpad = _pad(dZ[rows], kh - 1, kh - 1, kw - 1, kw - 1, self._scratch(worker))  # (b, hp+kh-1, wp+kw-1, f)
+                cols = self._cols(dZpad, worker, (hp, wp), 1)  # (b*hp*wp, kh*kw*f)
+                matmul_rows(cols, W_flip, out=dXp[rows].reshape(-1, c))  # (b*hp*wp, kh*kw*f) @ (kh*kw*f, c)
+
+        for_workers(work, self._chunks(n, (hp, wp), f))
         return dXp
 
     def config(self):

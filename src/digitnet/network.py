@@ -7,10 +7,12 @@ a convolutional network. Batches are rows: ``X`` is ``(n, 784)`` and the output 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Sequence
 
 import numpy as np
 
+from .blas import own_threads
 from .costs import get_cost
 from .layers import ActivationLayer, Dense, Layer, layer_from_config
 
@@ -96,6 +98,8 @@ class Network:
         self.output_shape = shape
         if isinstance(self.layers[0], Dense):
             self.layers[0].sparse_input = True  # it reads the data, whose zero columns it may skip
+        # A network whose layers run worker threads holds OpenBLAS to one thread in each pass.
+        self.own_threads = any(layer.uses_workers for layer in self.layers)
         # No layer below this one has parameters, so backprop need not compute its dX.
         self.first_trained = next((i for i, layer in enumerate(self.layers) if layer.params), 0)
         last = self.layers[-1]
@@ -170,16 +174,22 @@ class Network:
     def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
         """The output activations for a batch ``X`` of shape ``(n, *input_shape)``."""
         A = X
-        for layer in self.layers:
-            A = layer.forward(A, training)
+        with self._threads():
+            for layer in self.layers:
+                A = layer.forward(A, training)
         return A
 
     def backward(self, dA: np.ndarray, need_dX: bool = False, below: int | None = None) -> np.ndarray | None:
         """Backpropagate ``dA`` through the layers under index ``below`` (default: all of them),
         filling ``grads``; with ``need_dX`` also return the gradient with respect to the input."""
-        for i in reversed(range(len(self.layers) if below is None else below)):
-            dA = self.layers[i].backward(dA, need_dX=need_dX or i > self.first_trained)
+        with self._threads():
+            for i in reversed(range(len(self.layers) if below is None else below)):
+                dA = self.layers[i].backward(dA, need_dX=need_dX or i > self.first_trained)
         return dA
+
+    def _threads(self) -> contextlib.AbstractContextManager:
+        """``blas.own_threads()`` for a network with worker layers (convolutions), else nothing."""
+        return own_threads() if self.own_threads else contextlib.nullcontext()
 
     def backprop(self, X: np.ndarray, Y: np.ndarray) -> float:
         """One forward and backward pass over a mini-batch; returns its mean cost.
