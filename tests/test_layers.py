@@ -141,9 +141,23 @@ CONV_CASES = [
 ]
 
 
+@pytest.mark.parametrize("keep_cols", [True, False], ids=["cols-kept", "cols-rebuilt"])
 @pytest.mark.parametrize("kernel,padding,stride,shape,filters", CONV_CASES)
-def test_conv2d_gradients(kernel, padding, stride, shape, filters):
-    check_gradients(Conv2D(filters, kernel, stride=stride, padding=padding), shape)
+def test_conv2d_gradients(kernel, padding, stride, shape, filters, keep_cols):
+    check_gradients(Conv2D(filters, kernel, stride=stride, padding=padding), shape,
+                    prepare=lambda layer, rng: setattr(layer, "keep_cols", keep_cols))
+
+
+@pytest.mark.parametrize("shape,keep", [((28, 28, 1), True), ((28, 28, 5), True), ((28, 28, 6), False)])
+def test_conv2d_keeps_cols_from_a_training_forward_only_for_short_patch_rows(shape, keep):
+    layer = Conv2D(4, 3)
+    layer.build(shape, np.random.default_rng(0), F64)
+    assert layer.keep_cols is keep  # a 3 x 3 kernel's patch rows hold 3 * channels values
+    X = np.random.default_rng(1).normal(size=(2, *shape))
+    layer.forward(X, training=True)
+    assert (layer.kept is not None) is keep
+    layer.forward(X, training=False)
+    assert layer.kept is None
 
 
 @pytest.mark.parametrize("full", [True, False])
