@@ -48,11 +48,11 @@ def _openblas():
 def small_products() -> bool:
     """Whether tall products should be cut for the small-matrix kernel: OpenBLAS on one thread.
 
-    Asked at every product (half a microsecond), so that ``threadpoolctl.threadpool_limits``
-    and ``OPENBLAS_NUM_THREADS`` take effect at once.
+    Asked at every product, so that ``threadpoolctl.threadpool_limits`` takes effect at once;
+    inside ``own_threads`` (a network's pass) the answer is known without asking OpenBLAS.
     """
     blas = _openblas()
-    return blas is not None and blas.get_num_threads() == 1
+    return blas is not None and (_depth > 0 or blas.get_num_threads() == 1)
 
 
 def matmul_rows(A: np.ndarray, B: np.ndarray, out: np.ndarray) -> np.ndarray:
