@@ -100,10 +100,7 @@ try:
 except ImportError:
     torch = F = nn = None
 
-try:
-    from threadpoolctl import threadpool_info, threadpool_limits
-except ImportError:
-    threadpool_info = threadpool_limits = None
+from threadpoolctl import threadpool_info, threadpool_limits
 
 Runner = Callable[[int], float]  # trains one shuffled pass over the first n examples; returns seconds
 
@@ -131,8 +128,7 @@ class Case:
 
 def set_threads(n: int) -> None:
     """Limit every thread pool (OpenBLAS, OpenMP, torch's) to ``n`` threads."""
-    if threadpool_limits is not None:
-        threadpool_limits(limits=n)  # applies at once and stays
+    threadpool_limits(limits=n)  # applies at once and stays
     if torch is not None:
         torch.set_num_threads(n)
 
@@ -434,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     set_threads(args.threads)
     blas = ", ".join(f"{i['internal_api']} {i.get('version') or ''} ({i['num_threads']} threads)".replace("  ", " ")
-                     for i in threadpool_info()) if threadpool_info else "threadpoolctl not installed"
+                     for i in threadpool_info())
     print(f"{cpu_model()}, {os.cpu_count()} CPUs; --threads {args.threads}; numpy {np.__version__}; {blas}")
     print(f"torch {torch.__version__}" if torch is not None else "torch is not installed: its column is skipped "
           "(pip install -e '.[bench]')")
