@@ -64,24 +64,34 @@ def test_matmul_cols_sums_the_pieces_to_the_product(m, threads):
     np.testing.assert_allclose(out, A.astype(np.float64).T @ B, rtol=1e-4, atol=1e-4)
 
 
-def test_a_convolution_computes_the_same_on_one_thread_as_on_two():
-    """The 26 x 26 x 32 layer of the cnn preset, on one thread and on two workers (each running its
-    chunks' products in pieces, as one thread does): the same outputs and input gradients to the
-    bit; the weight gradient adds the workers' sums, so only its last bits may differ."""
+@pytest.mark.parametrize("shape,filters,stride,padding,chunk", [
+    ((26, 26, 32), 32, 1, 0, None),  # the cnn preset's big layer: full-correlation dX, pieces
+    ((10, 10, 64), 64, 1, 0, 10 * 10 * 9 * 64),  # scattered dX, one image a chunk
+    ((9, 9, 3), 8, 2, "same", 5 * 5 * 9 * 3),  # stride 2, padding, im2col kept from forward
+])
+def test_a_convolution_computes_the_same_on_one_thread_as_on_two(shape, filters, stride, padding, chunk):
+    """A convolution on one thread and on two workers (each running its chunks' products in
+    pieces, as one thread does): the same outputs and input gradients to the bit; the weight
+    gradient adds the workers' sums, so only its last bits may differ."""
     from digitnet.layers import Conv2D
 
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((3, 26, 26, 32), dtype=np.float32)
-    dZ = rng.standard_normal((3, 24, 24, 32), dtype=np.float32)
+    X = rng.standard_normal((5, *shape), dtype=np.float32)
     results = []
     for threads in (1, 2):
-        layer = Conv2D(32, 3, bias=False)
-        layer.build((26, 26, 32), np.random.default_rng(1), np.dtype(np.float32))
+        layer = Conv2D(filters, 3, stride=stride, padding=padding, bias=True)
+        if chunk is not None:
+            layer.CHUNK_ELEMENTS = chunk
+        layer.build(shape, np.random.default_rng(1), np.dtype(np.float32))
+        assert len(layer._chunks(len(X))) == 5
         with threadpool_limits(threads):
-            results.append((layer.forward(X, training=True), layer.backward(dZ), layer.grads["W"]))
-    (Z1, dX1, dW1), (Z2, dX2, dW2) = results
+            Z = layer.forward(X, training=True)
+            dZ = np.random.default_rng(2).standard_normal(Z.shape, dtype=np.float32)
+            results.append((Z, layer.backward(dZ), layer.grads["W"], layer.grads["b"]))
+    (Z1, dX1, dW1, db1), (Z2, dX2, dW2, db2) = results
     np.testing.assert_array_equal(Z1, Z2)
     np.testing.assert_array_equal(dX1, dX2)
+    np.testing.assert_array_equal(db1, db2)
     np.testing.assert_allclose(dW1, dW2, rtol=1e-5, atol=1e-4)
 
 
