@@ -5,8 +5,8 @@ at most ``SMALL_MNK`` multiply-adds (``m * k * n``) with a "small matrix" kernel
 operands in place, and a larger one with its general kernel, which first copies both operands
 into cache-sized panels. For the tall, narrow products of a convolution (im2col rows times a
 ``(k, n)`` kernel with ``n`` of 32 or 64) the small kernel is the faster: measured here,
-``(576, 288) @ (288, 32)`` runs at 125-137 GFLOP/s in one product and at 165-170 GFLOP/s as six
-products of 96 rows. ``matmul_rows`` cuts a tall product into such pieces, given to ``np.matmul``
+``(576, 288) @ (288, 32)`` runs at 125-137 GFLOP/s in one product and at 165-170 GFLOP/s in
+pieces of about 100 rows. ``matmul_rows`` cuts a tall product into such pieces, given to ``np.matmul``
 as one stack (one Python call; NumPy loops over the stack in C). Each row of the result is the
 same sum in the same order either way (the tests check equal bits).
 
@@ -151,12 +151,12 @@ def workers() -> int:
 _pool: tuple[ThreadPoolExecutor, int] | None = None  # the pool and its number of threads
 
 
-def _executor(workers: int) -> ThreadPoolExecutor:
-    """A pool of at least ``workers`` threads, kept for the life of the process."""
+def _executor(size: int) -> ThreadPoolExecutor:
+    """A pool of at least ``size`` threads, kept for the life of the process."""
     global _pool
     with _lock:
-        if _pool is None or _pool[1] < workers:
-            _pool = (ThreadPoolExecutor(workers, thread_name_prefix="digitnet"), workers)
+        if _pool is None or _pool[1] < size:
+            _pool = (ThreadPoolExecutor(size, thread_name_prefix="digitnet"), size)
         return _pool[0]
 
 
