@@ -156,8 +156,6 @@ def _executor(size: int) -> ThreadPoolExecutor:
     global _pool
     with _lock:
         if _pool is None or _pool[1] < size:
-            if _pool is not None:
-                _pool[0].shutdown(wait=False)  # its threads end once their work is done
             _pool = (ThreadPoolExecutor(size, thread_name_prefix="digitnet"), size)
         return _pool[0]
 
