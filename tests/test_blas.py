@@ -1,4 +1,4 @@
-"""``digitnet.blas``: tall products cut for OpenBLAS's small-matrix kernel give the same numbers."""
+"""``digitnet.blas``: products cut for OpenBLAS's small-matrix kernel, and chunks run on worker threads, give the same numbers."""
 
 import numpy as np
 import pytest
