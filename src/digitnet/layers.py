@@ -708,15 +708,17 @@ class BatchNorm(Layer):
         self.mu, self.inv_std = mu.astype(X.dtype), (1.0 / np.sqrt(var + self.eps)).astype(X.dtype)  # (c,)
         scale = self.params["gamma"] * self.inv_std  # (c,)
         # Y = gamma * (X - mu) * inv_std + beta as one product and one sum: X is kept for backward
-        # instead of the centred input, a pass fewer over the largest arrays.
-        self.X, self.training = X, training
+        # (as the wide rows, so that a non-contiguous X is copied once, here) instead of the
+        # centred input, a pass fewer over the largest arrays.
+        self.Xw, self.training = Xw, training
         Y = Xw * np.tile(scale, r)  # (m / r, r*c)
         Y += np.tile(self.params["beta"] - self.mu * scale, r)
         return Y.reshape(X.shape)
 
     def backward(self, dY, need_dX=True):
         c = dY.shape[-1]
-        (dYw, r), (Xw, _) = _wide_rows(dY), _wide_rows(self.X)  # (m / r, r*c) each
+        dYw, r = _wide_rows(dY)  # (m / r, r*c), the same r as forward's for the same shape
+        Xw = self.Xw  # (m / r, r*c)
         m = dYw.size // c
         dbeta = _channel_sums(_column_sums(dYw), r)  # (c,)
         dY_xc = _channel_sums(np.einsum("ij,ij->j", dYw, Xw), r) - self.mu * dbeta  # (c,): sum_rows dY * (X - mu)

@@ -225,9 +225,10 @@ class Network:
     def trace(self, X: np.ndarray) -> list[np.ndarray]:
         """The output of every layer for ``X`` (for looking inside the network)."""
         outs, A = [], np.asarray(X, self.dtype)
-        for layer in self.layers:
-            A = layer.forward(A, False)
-            outs.append(A)
+        with self._threads():
+            for layer in self.layers:
+                A = layer.forward(A, False)
+                outs.append(A)
         return outs
 
     # -- inference ----------------------------------------------------------------------------
