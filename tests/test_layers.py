@@ -169,6 +169,36 @@ def test_conv2d_input_gradient_both_ways(kernel, padding, shape, filters, full):
                     prepare=lambda layer, rng: setattr(layer, "full_dX", full))
 
 
+@pytest.mark.parametrize("grid", [True, False], ids=["dW-grid", "dW-im2col"])
+@pytest.mark.parametrize("kernel,padding,shape,filters", [
+    (k, p, shape, f) for k, p, stride, shape, f in CONV_CASES if stride == 1])
+def test_conv2d_weight_gradient_both_ways(kernel, padding, shape, filters, grid):
+    """dW over the whole padded grid (no im2col) and from im2col: both match finite differences."""
+    def prepare(layer, rng):
+        layer.keep_cols, layer.grid_dW = False, grid
+    check_gradients(Conv2D(filters, kernel, padding=padding), shape, n=3, prepare=prepare)
+
+
+def test_conv2d_weight_gradient_on_the_grid_over_chunks_and_workers():
+    """The grid's dW summed over several chunks, on one thread and on two workers, equals im2col's."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(7, 9, 8, 6))
+    dWs = []
+    for grid, threads in [(False, 1), (True, 1), (True, 2)]:
+        layer = Conv2D(5, (3, 2), padding=1)
+        layer.build(X.shape[1:], np.random.default_rng(1), F64)
+        layer.CHUNK_ELEMENTS = 2 * 11 * 10 * 6  # two padded images a chunk: four chunks
+        layer.keep_cols, layer.grid_dW = False, grid
+        with threadpool_limits(threads):
+            Z = layer.forward(X, training=True)
+            layer.backward(np.random.default_rng(2).normal(size=Z.shape), need_dX=False)
+        dWs.append(layer.grads["W"])
+    np.testing.assert_allclose(dWs[1], dWs[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dWs[2], dWs[0], rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("shape,filters,stride,full", [
     ((26, 26, 32), 32, 1, True),  # 676 / 576 = 1.17 times the multiplications: full correlation
     ((10, 10, 64), 64, 1, False),  # 100 / 64 = 1.56: scatter
@@ -178,6 +208,13 @@ def test_conv2d_picks_the_cheaper_input_gradient(shape, filters, stride, full):
     layer = Conv2D(filters, 3, stride=stride)
     layer.build(shape, np.random.default_rng(0), F64)
     assert layer.full_dX is full
+    assert layer.grid_dW is full  # dW on the grid where the grid is not much larger than the output
+
+
+def test_conv2d_takes_dW_from_kept_cols_rather_than_the_grid():
+    layer = Conv2D(32, 3)
+    layer.build((28, 28, 1), np.random.default_rng(0), F64)
+    assert layer.full_dX and layer.keep_cols and not layer.grid_dW
 
 
 @pytest.mark.parametrize("layer,shape", [(Dense(4, bias=False), (5,)), (Conv2D(3, 3, bias=False), (5, 5, 2))])

@@ -7,6 +7,7 @@ import pytest
 
 from digitnet.activations import ACTIVATIONS, get_activation
 from digitnet.costs import get_cost
+from digitnet.layers import layer_from_config
 from digitnet.network import Network
 from digitnet.optimizers import SGD
 
@@ -69,6 +70,39 @@ def test_activation_backward_matches_finite_differences(name):
         Zm[idx] -= h
         num[idx] = np.sum(dA * (act.fn(Zp) - act.fn(Zm))) / (2 * h)
     np.testing.assert_allclose(dZ, num, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_backward_may_overwrite_dA_with_the_same_bits(name):
+    """``overwrite_dA=True`` gives the same ``dZ`` to the bit; ReLU writes it over ``dA``
+    (the network's layers pass it), the others may or may not, and without it ``dA`` is left alone."""
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(4, 5)).astype(np.float32)
+    Z[0, :2] = 0.0  # ReLU's kink: derivative 0
+    dA = rng.normal(size=(4, 5)).astype(np.float32)
+    act = get_activation(name)
+    kept = dA.copy()
+    dZ = act.backward(Z, act.fn(Z), dA)
+    np.testing.assert_array_equal(dA, kept)
+    spent = dA.copy()
+    dZ2 = act.backward(Z, act.fn(Z), spent, overwrite_dA=True)
+    np.testing.assert_array_equal(dZ2, dZ)
+    assert dZ2.dtype == np.float32
+    if name == "relu":
+        assert dZ2 is spent
+
+
+def test_network_backward_leaves_the_callers_gradient_alone():
+    net = Network([layer_from_config(c) for c in [{"type": "dense", "units": 6}, {"type": "activation", "name": "relu"},
+                                                   {"type": "dropout", "rate": 0.5}, {"type": "dense", "units": 3},
+                                                   {"type": "activation", "name": "relu"}]], input_shape=(4,), seed=0)
+    X = np.random.default_rng(1).normal(size=(5, 4)).astype(np.float32)
+    dA = np.random.default_rng(2).normal(size=(5, 3)).astype(np.float32)
+    kept = dA.copy()
+    net.forward(X, training=True)
+    dX = net.backward(dA, need_dX=True)
+    np.testing.assert_array_equal(dA, kept)
+    assert dX.shape == X.shape
 
 
 @pytest.mark.parametrize("cost,output", [("quadratic", "sigmoid"), ("quadratic", "softmax"),

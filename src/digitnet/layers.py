@@ -82,6 +82,9 @@ class Layer:
         raise NotImplementedError
 
     def backward(self, dA: np.ndarray, need_dX: bool = True) -> np.ndarray | None:
+        """The gradient with respect to the input (None without ``need_dX``), given ``dA`` with
+        respect to the output; fills ``grads``. ``dA`` is the layer's to spend: it may be
+        overwritten (``Network`` hands each layer a gradient that nothing reads afterwards)."""
         raise NotImplementedError
 
     def config(self) -> dict[str, Any]:
@@ -172,7 +175,7 @@ class ActivationLayer(Layer):
         return self.A
 
     def backward(self, dA, need_dX=True):
-        return self.activation.backward(self.Z, self.A, dA) if need_dX else None
+        return self.activation.backward(self.Z, self.A, dA, overwrite_dA=True) if need_dX else None
 
     def config(self):
         return {"type": "activation", "name": self.name}
@@ -246,7 +249,7 @@ class Dropout(Layer):
     def backward(self, dA, need_dX=True):
         if not need_dX:
             return None
-        return dA if self.mask is None else dA * self.mask
+        return dA if self.mask is None else np.multiply(dA, self.mask, out=dA)  # in place
 
     def config(self):
         return {"type": "dropout", "rate": self.rate}
@@ -428,13 +431,14 @@ class Conv2D(Layer):
         hp, wp = h + top + bottom, w + left + right
         self.full_dX = self.stride == 1 and hp * wp <= self.FULL_DX_MAX_RATIO * ho * wo
         self.keep_cols, self.kept = kw * c < self.KEEP_COLS_RUN, None
+        self.grid_dW = self.full_dX and not self.keep_cols
         return (ho, wo, self.filters)
 
-    def _chunks(self, n: int, hw: tuple[int, int] | None = None, channels: int | None = None) -> list[slice]:
+    def _chunks(self, n: int, per_image: int | None = None) -> list[slice]:
         """Consecutive slices of the batch axis, each of as many images as ``CHUNK_ELEMENTS`` allows
-        for an im2col over ``hw`` output pixels (default the layer's) of ``channels`` (default its input's)."""
-        (kh, kw), (ho, wo) = self.kernel_size, hw or self.out_hw
-        step = max(1, self.CHUNK_ELEMENTS // (ho * wo * kh * kw * (channels or self.input_shape[2])))
+        at ``per_image`` values each (default: one image's im2col matrix)."""
+        (kh, kw), (ho, wo) = self.kernel_size, self.out_hw
+        step = max(1, self.CHUNK_ELEMENTS // (per_image or ho * wo * kh * kw * self.input_shape[2]))
         return [slice(start, start + step) for start in range(0, n, step)]
 
     def _scratch(self, worker: int) -> _Scratch:
@@ -488,7 +492,10 @@ class Conv2D(Layer):
                 dW += dW_chunk
             return dW
 
-        self.grads["W"] = sum(for_workers(work, self._chunks(len(dZ)))).reshape(W.shape)  # (K, f) -> (kh, kw, c, f)
+        if self.grid_dW:
+            self.grads["W"] = self._dW_grid(dZ)  # (kh, kw, c, f)
+        else:
+            self.grads["W"] = sum(for_workers(work, self._chunks(len(dZ)))).reshape(W.shape)  # (K, f) -> (kh, kw, c, f)
         if self.bias:
             self.grads["b"] = _column_sums(dZ.reshape(-1, f))  # (f,)
         if not need_dX:
@@ -496,6 +503,31 @@ class Conv2D(Layer):
         dXp = self._dXp_full(dZ) if self.full_dX else self._dXp_scatter(dZ)  # (n, hp, wp, c)
         (h, w, _), (top, _, left, _) = self.input_shape, self.pads
         return dXp[:, top:top + h, left:left + w, :]  # (n, h, w, c): drop the padding
+
+    def _dW_grid(self, dZ: np.ndarray) -> np.ndarray:
+        """``dW`` without im2col (stride 1): ``dW[i, j] = sum_p Xp[p + (i, j)]^T dZ[p]``, with ``p`` run
+        over the whole padded grid (``dZ`` padded with zeros to it), so that each offset's slice of
+        the flat input is one strided matrix and the ``kh*kw`` products of a chunk one stacked call."""
+        (kh, kw), (ho, wo), f = self.kernel_size, self.out_hw, self.filters
+        n, hp, wp, c = self.Xp.shape
+        m = hp * wp - (kh - 1) * wp - (kw - 1)  # grid positions whose patch lies inside the image
+        sn, sh, sw, sc = self.Xp.strides
+
+        def work(worker: int, chunks: list[slice]) -> np.ndarray:
+            dW = np.zeros((kh, kw, c, f), dZ.dtype)
+            for rows in chunks:
+                Xc = self.Xp[rows]  # (b, hp, wp, c), contiguous
+                b = len(Xc)
+                dZg = _pad(dZ[rows], 0, hp - ho, 0, wp - wo, self._scratch(worker))  # (b, hp, wp, f)
+                V = np.ndarray((b, kh, kw, c, m), Xc.dtype, buffer=Xc, strides=(sn, sh, sw, sc, sw))  # (b, kh, kw, c, m), a view
+                G = np.ndarray((b, 1, 1, m, f), dZg.dtype, buffer=dZg,
+                               strides=(dZg.strides[0], 0, 0, *dZg.strides[2:]))  # (b, 1, 1, m, f), a view
+                parts = self._scratch(worker).get("dW_parts", (b, kh, kw, c, f), dZ.dtype)
+                np.matmul(V, G, out=parts)  # (b, kh, kw, c, m) @ (b, 1, 1, m, f) -> (b, kh, kw, c, f)
+                dW += _column_sums(parts.reshape(b, -1)).reshape(dW.shape)  # (b, kh*kw*c*f) -> (kh, kw, c, f)
+            return dW
+
+        return sum(for_workers(work, self._chunks(n, hp * wp * c)))  # (kh, kw, c, f)
 
     def _dXp_scatter(self, dZ: np.ndarray) -> np.ndarray:
         """d(cost)/d(padded input) by adding ``dZ W[i, j]^T`` onto each offset's slice."""
@@ -529,7 +561,7 @@ class Conv2D(Layer):
                 cols = self._cols(dZpad, worker, (hp, wp), 1)  # (b*hp*wp, kh*kw*f)
                 matmul_rows(cols, W_flip, out=dXp[rows].reshape(-1, c))  # (b*hp*wp, kh*kw*f) @ (kh*kw*f, c)
 
-        for_workers(work, self._chunks(n, (hp, wp), f))
+        for_workers(work, self._chunks(n, hp * wp * kh * kw * f))
         return dXp
 
     def config(self):

@@ -181,7 +181,12 @@ class Network:
 
     def backward(self, dA: np.ndarray, need_dX: bool = False, below: int | None = None) -> np.ndarray | None:
         """Backpropagate ``dA`` through the layers under index ``below`` (default: all of them),
-        filling ``grads``; with ``need_dX`` also return the gradient with respect to the input."""
+        filling ``grads``; with ``need_dX`` also return the gradient with respect to the input.
+        ``dA`` is left as it is (the layers get a copy, see ``Layer.backward``)."""
+        return self._backward(np.array(dA, self.dtype), need_dX, below)
+
+    def _backward(self, dA: np.ndarray, need_dX: bool = False, below: int | None = None) -> np.ndarray | None:
+        """``backward`` for a ``dA`` of the network's own, which the layers may overwrite."""
         with self._threads():
             for i in reversed(range(len(self.layers) if below is None else below)):
                 dA = self.layers[i].backward(dA, need_dX=need_dX or i > self.first_trained)
@@ -203,9 +208,9 @@ class Network:
         last = self.layers[-1]
         if isinstance(last, ActivationLayer):
             dZ = self.cost.delta(last.Z, A, Y, last.activation)  # (n, 10)
-            self.backward(dZ, below=len(self.layers) - 1)
+            self._backward(dZ, below=len(self.layers) - 1)
         else:
-            self.backward(self.cost.derivative(A, Y))
+            self._backward(self.cost.derivative(A, Y))
         return cost
 
     def input_gradient(self, X: np.ndarray, k: int | np.ndarray, before_output: bool = True) -> np.ndarray:
@@ -220,7 +225,7 @@ class Network:
         skip_output = before_output and isinstance(self.layers[-1], ActivationLayer)
         dA = np.zeros_like(A)  # (n, 10)
         dA[np.arange(len(A)), k] = 1.0
-        return self.backward(dA, need_dX=True, below=len(self.layers) - skip_output)  # (n, *input_shape)
+        return self._backward(dA, need_dX=True, below=len(self.layers) - skip_output)  # (n, *input_shape)
 
     def trace(self, X: np.ndarray) -> list[np.ndarray]:
         """The output of every layer for ``X`` (for looking inside the network)."""
