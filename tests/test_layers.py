@@ -166,7 +166,7 @@ def test_conv2d_keeps_cols_from_a_training_forward_only_for_short_patch_rows(sha
 def test_conv2d_input_gradient_both_ways(kernel, padding, shape, filters, full):
     """dX by full correlation and by scattering each offset's product: both match finite differences."""
     check_gradients(Conv2D(filters, kernel, padding=padding), shape,
-                    prepare=lambda layer, rng: setattr(layer, "full_dX", full))
+                    prepare=lambda layer, rng: layer.__dict__.update(full_dX=full, full_dX_workers=full))
 
 
 @pytest.mark.parametrize("grid", [True, False], ids=["dW-grid", "dW-im2col"])
@@ -199,16 +199,35 @@ def test_conv2d_weight_gradient_on_the_grid_over_chunks_and_workers():
     np.testing.assert_allclose(dWs[2], dWs[0], rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("shape,filters,stride,full", [
-    ((26, 26, 32), 32, 1, True),  # 676 / 576 = 1.17 times the multiplications: full correlation
-    ((10, 10, 64), 64, 1, False),  # 100 / 64 = 1.56: scatter
-    ((26, 26, 32), 32, 2, False),  # full correlation is for stride 1
+@pytest.mark.parametrize("shape,filters,stride,full,full_workers", [
+    ((26, 26, 32), 32, 1, True, True),  # 676 / 576 = 1.17 times the multiplications: full correlation
+    ((10, 10, 64), 64, 1, False, True),  # 100 / 64 = 1.56: scatter on one thread, full on several
+    ((9, 9, 64), 64, 1, False, False),  # 81 / 49 = 1.65: scatter
+    ((26, 26, 32), 32, 2, False, False),  # full correlation is for stride 1
 ])
-def test_conv2d_picks_the_cheaper_input_gradient(shape, filters, stride, full):
+def test_conv2d_picks_the_cheaper_input_gradient(shape, filters, stride, full, full_workers):
     layer = Conv2D(filters, 3, stride=stride)
     layer.build(shape, np.random.default_rng(0), F64)
     assert layer.full_dX is full
+    assert layer.full_dX_workers is full_workers
     assert layer.grid_dW is full  # dW on the grid where the grid is not much larger than the output
+
+
+@pytest.mark.parametrize("threads,way", [(1, "_dXp_scatter"), (2, "_dXp_full")])
+def test_conv2d_input_gradient_way_follows_the_worker_threads(threads, way, monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    layer = Conv2D(4, 3)
+    layer.build((10, 10, 6), np.random.default_rng(0), F64)
+    assert not layer.full_dX and layer.full_dX_workers
+    taken = []
+    for name in ("_dXp_scatter", "_dXp_full"):
+        real = getattr(layer, name)
+        monkeypatch.setattr(layer, name, lambda dZ, real=real, name=name: taken.append(name) or real(dZ))
+    with threadpool_limits(threads):
+        Z = layer.forward(np.ones((3, 10, 10, 6)), training=True)
+        layer.backward(np.ones_like(Z))
+    assert taken == [way]
 
 
 def test_conv2d_takes_dW_from_kept_cols_rather_than_the_grid():

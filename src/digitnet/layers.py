@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .activations import get_activation
-from .blas import for_workers, matmul_cols, matmul_rows
+from .blas import for_workers, matmul_cols, matmul_rows, workers
 
 INITS = ("normal", "scaled", "he", "glorot")
 
@@ -370,8 +370,11 @@ class Conv2D(Layer):
     * full correlation (stride 1): ``dXp`` is ``dZ``, padded by ``kh-1`` and ``kw-1`` zeros, correlated
       with the kernel flipped in space and transposed in channels,
       ``dXp[y, x] = sum_{i,j} dZpad[y+i, x+j] W[kh-1-i, kw-1-j]^T``: one im2col and one large GEMM,
-      no additions, but ``hp*wp / (ho*wo)`` times the multiplications. It pays where the output is
-      nearly as large as the input (a 3 x 3 kernel on 26 x 26: 1.17x), not on small maps (10 x 10: 1.56x).
+      no additions, but ``hp*wp / (ho*wo)`` times the multiplications. On one thread it pays where
+      the output is nearly as large as the input (a 3 x 3 kernel on 26 x 26: 1.17x), not on small
+      maps (10 x 10: 1.56x). On several worker threads it pays on those too: the scatter's many
+      short calls (two per offset and chunk) keep passing the GIL between the workers, and it ran
+      no faster on two threads than on one, where full correlation ran 1.8x faster.
 
     Both passes run over chunks of a few images: ``cols`` of one chunk stays in the cache between
     its copy and its matrix product (a 128-image ``cols`` is ~85 MB for a 26 x 26 x 32 input), and
@@ -396,9 +399,11 @@ class Conv2D(Layer):
     # float32, half this machine's L2 cache; at least one image): 5% faster per cnn batch on one
     # thread than 4 MB, as fast on two.
     CHUNK_ELEMENTS = 1 << 18
-    # Full correlation for dX when it multiplies at most this many times as often as scattering
-    # (measured on the cnn preset's layers: faster at 1.17, slower at 1.44 and 1.56).
+    # Full correlation for dX when it multiplies at most this many times as often as scattering,
+    # on one worker thread (measured on the cnn preset's layers: faster at 1.17, slower at 1.44 and
+    # 1.56) and on several (faster at 1.44 and 1.56: 3.6 against 4.4 ms, 3.9 against 5.4).
     FULL_DX_MAX_RATIO = 1.25
+    FULL_DX_MAX_RATIO_WORKERS = 1.6
 
     def __init__(self, filters: int, kernel_size: int | tuple[int, int] | list[int] = 3, stride: int = 1,
                  padding: int | str = 0, init: str = "he", bias: bool = True) -> None:
@@ -430,6 +435,7 @@ class Conv2D(Layer):
         self.input_shape = tuple(input_shape)
         hp, wp = h + top + bottom, w + left + right
         self.full_dX = self.stride == 1 and hp * wp <= self.FULL_DX_MAX_RATIO * ho * wo
+        self.full_dX_workers = self.stride == 1 and hp * wp <= self.FULL_DX_MAX_RATIO_WORKERS * ho * wo
         self.keep_cols, self.kept = kw * c < self.KEEP_COLS_RUN, None
         self.grid_dW = self.full_dX and not self.keep_cols
         return (ho, wo, self.filters)
@@ -500,7 +506,8 @@ class Conv2D(Layer):
             self.grads["b"] = _column_sums(dZ.reshape(-1, f))  # (f,)
         if not need_dX:
             return None
-        dXp = self._dXp_full(dZ) if self.full_dX else self._dXp_scatter(dZ)  # (n, hp, wp, c)
+        full = self.full_dX_workers if workers() > 1 else self.full_dX
+        dXp = self._dXp_full(dZ) if full else self._dXp_scatter(dZ)  # (n, hp, wp, c)
         (h, w, _), (top, _, left, _) = self.input_shape, self.pads
         return dXp[:, top:top + h, left:left + w, :]  # (n, h, w, c): drop the padding
 
