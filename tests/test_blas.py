@@ -5,6 +5,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from digitnet import blas
+from digitnet.layers import layer_from_config
 
 
 def test_numpy_multiplies_with_openblas():
@@ -114,6 +115,38 @@ def test_for_workers_deals_the_chunks_in_turn_and_returns_in_worker_order():
         assert blas.for_workers(work, chunks) == [(0, chunks)]
     with threadpool_limits(2):
         assert blas.for_workers(work, chunks[:1]) == [(0, chunks[:1])]  # no more workers than chunks
+
+
+def test_row_blocks_give_each_worker_one_block_of_a_large_pass_only():
+    big = blas.SPLIT_MIN_VALUES
+    with threadpool_limits(2):
+        assert blas.row_blocks(7, big) == [slice(0, 3), slice(3, 7)]
+        assert blas.row_blocks(1, big) == [slice(0, 1)]  # never an empty block
+        assert blas.row_blocks(7, big - 1) == [slice(0, 7)]
+    with threadpool_limits(1):
+        assert blas.row_blocks(7, big) == [slice(0, 7)]
+
+
+@pytest.mark.parametrize("config,shape", [
+    ({"type": "batchnorm"}, (6, 5, 4, 3)),
+    ({"type": "maxpool2d", "pool_size": 2}, (6, 6, 4, 3)),
+])
+def test_split_elementwise_layers_give_the_same_bits_on_two_threads(config, shape, monkeypatch):
+    """Batch norm and max pooling split their passes over large arrays between the workers by rows
+    of the batch: the same outputs and gradients to the bit as on one thread (ties included)."""
+    monkeypatch.setattr(blas, "SPLIT_MIN_VALUES", 100)
+    rng = np.random.default_rng(0)
+    X = rng.integers(-3, 4, size=shape).astype(np.float32)  # small integers: pooling windows tie
+    results = []
+    for threads in (1, 2):
+        layer = layer_from_config(config)
+        layer.build(shape[1:], np.random.default_rng(1), np.dtype(np.float32))
+        with threadpool_limits(threads):
+            Y = layer.forward(X, training=True)
+            dY = np.random.default_rng(2).standard_normal(Y.shape, dtype=np.float32)
+            results.append((Y, layer.backward(dY), *layer.grads.values()))
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
 
 
 def test_for_workers_passes_on_a_worker_error_and_restores_the_threads():

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .activations import get_activation
-from .blas import for_workers, matmul_cols, matmul_rows, workers
+from .blas import for_workers, matmul_cols, matmul_rows, row_blocks, workers
 
 INITS = ("normal", "scaled", "he", "glorot")
 
@@ -623,11 +623,17 @@ class MaxPool2D(Layer):
                 yield (i, j), X[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :]
 
     def forward(self, X, training=False):
-        views = self._windows(X)
-        _, first = next(views)
-        A = first.copy()  # (n, ho, wo, c)
-        for _, V in views:
-            np.maximum(A, V, out=A)
+        A = np.empty((len(X), *self.out_shape), X.dtype)  # (n, ho, wo, c)
+
+        def work(worker: int, blocks: list[slice]) -> None:
+            for rows in blocks:
+                views = self._windows(X[rows])
+                _, first = next(views)
+                np.copyto(A[rows], first)
+                for _, V in views:
+                    np.maximum(A[rows], V, out=A[rows])
+
+        for_workers(work, row_blocks(len(X), X.size))
         self.X, self.A = X, A
         return A
 
@@ -638,11 +644,18 @@ class MaxPool2D(Layer):
         (n, h, w, c), (ho, wo, _) = self.X.shape, self.out_shape
         if s == p and (h, w) == (ho * p, wo * p):
             # The windows tile the image: one comparison and one product over the whole input.
-            X6 = self.X.reshape(n, ho, p, wo, p, c)  # a window's p x p inputs on axes 2 and 4, a view
-            hit = X6 == self.A[:, :, None, :, None, :]  # (n, ho, p, wo, p, c): equal to the window's maximum
-            if np.count_nonzero(hit) > self.A.size:  # some window ties
-                _keep_first([hit[:, :, i, :, j, :] for i in range(p) for j in range(p)])
-            return np.multiply(dA[:, :, None, :, None, :], hit).reshape(self.X.shape)  # (n, h, w, c)
+            dX = np.empty((n, ho, p, wo, p, c), dA.dtype)  # a window's p x p inputs on axes 2 and 4
+
+            def work(worker: int, blocks: list[slice]) -> None:
+                for rows in blocks:
+                    X6, A = self.X[rows].reshape(-1, ho, p, wo, p, c), self.A[rows]  # views
+                    hit = X6 == A[:, :, None, :, None, :]  # (b, ho, p, wo, p, c): equal to the window's maximum
+                    if np.count_nonzero(hit) > A.size:  # some window ties
+                        _keep_first([hit[:, :, i, :, j, :] for i in range(p) for j in range(p)])
+                    np.multiply(dA[rows, :, None, :, None, :], hit, out=dX[rows])
+
+            for_workers(work, row_blocks(n, self.X.size))
+            return dX.reshape(self.X.shape)  # (n, h, w, c)
         hits = [V == self.A for _, V in self._windows(self.X)]  # p*p arrays (n, ho, wo, c)
         _keep_first(hits)
         dX = np.zeros(self.X.shape, dA.dtype)  # (n, h, w, c)
@@ -750,8 +763,15 @@ class BatchNorm(Layer):
         # (as the wide rows, so that a non-contiguous X is copied once, here) instead of the
         # centred input, a pass fewer over the largest arrays.
         self.Xw, self.training = Xw, training
-        Y = Xw * np.tile(scale, r)  # (m / r, r*c)
-        Y += np.tile(self.params["beta"] - self.mu * scale, r)
+        s, t = np.tile(scale, r), np.tile(self.params["beta"] - self.mu * scale, r)  # (r*c,)
+        Y = np.empty(Xw.shape, np.result_type(Xw, s))  # (m / r, r*c)
+
+        def work(worker: int, blocks: list[slice]) -> None:
+            for rows in blocks:
+                np.multiply(Xw[rows], s, out=Y[rows])
+                Y[rows] += t
+
+        for_workers(work, row_blocks(len(Xw), Xw.size))
         return Y.reshape(X.shape)
 
     def backward(self, dY, need_dX=True):
@@ -769,10 +789,18 @@ class BatchNorm(Layer):
             return (dYw * np.tile(scale, r)).reshape(dY.shape)
         # dY - dbeta / m - xhat * dgamma / m, with xhat * dgamma = (X - mu) * inv_std**2 * dY_xc:
         k = self.inv_std ** 2 * dY_xc / m  # (c,)
-        dX = Xw * np.tile(k, r)  # (m / r, r*c)
-        dX += np.tile(dbeta / m - self.mu * k, r)
-        np.subtract(dYw, dX, out=dX)
-        dX *= np.tile(scale, r)
+        tk, tb, ts = np.tile(k, r), np.tile(dbeta / m - self.mu * k, r), np.tile(scale, r)  # (r*c,)
+        dX = np.empty(dYw.shape, np.result_type(dYw, Xw, tk))  # (m / r, r*c)
+
+        def work(worker: int, blocks: list[slice]) -> None:
+            for rows in blocks:
+                d = dX[rows]
+                np.multiply(Xw[rows], tk, out=d)
+                d += tb
+                np.subtract(dYw[rows], d, out=d)
+                d *= ts
+
+        for_workers(work, row_blocks(len(dYw), dYw.size))
         return dX.reshape(dY.shape)
 
     def config(self):
