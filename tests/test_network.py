@@ -105,6 +105,25 @@ def test_network_backward_leaves_the_callers_gradient_alone():
     assert dX.shape == X.shape
 
 
+@pytest.mark.parametrize("cost,output", [("quadratic", "sigmoid"), ("cross-entropy", "softmax"),
+                                         ("cross-entropy", "sigmoid"), ("quadratic", "relu")])
+def test_backprop_scale_multiplies_every_gradient_and_leaves_the_cost(cost, output):
+    """``backprop(X, Y, scale)`` gives the gradients of ``scale * cost`` (how SGD folds in its
+    learning rate) and returns the cost itself; through batch norm and dropout too."""
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(6, 5)), np.eye(3)[rng.integers(0, 3, 6)]
+    layers = [{"type": "dense", "units": 4}, {"type": "batchnorm"}, {"type": "activation", "name": "tanh"},
+              {"type": "dropout", "rate": 0.3}, {"type": "dense", "units": 3}, {"type": "activation", "name": output}]
+    results = []
+    for scale in (1.0, 0.37):
+        net = Network([layer_from_config(c) for c in layers], cost=cost, dtype="float64", input_shape=(5,), seed=1)
+        results.append((net.backprop(X, Y, scale), [g.copy() for g in net.grads]))
+    (cost1, grads1), (cost2, grads2) = results
+    assert cost1 == cost2
+    for g1, g2 in zip(grads1, grads2):
+        np.testing.assert_allclose(g2, 0.37 * g1, rtol=1e-12, atol=1e-15)
+
+
 @pytest.mark.parametrize("cost,output", [("quadratic", "sigmoid"), ("quadratic", "softmax"),
                                          ("cross-entropy", "sigmoid"), ("cross-entropy", "softmax")])
 def test_cost_derivative_and_fused_delta(cost, output):

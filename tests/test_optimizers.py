@@ -12,6 +12,23 @@ def test_sgd_step():
     np.testing.assert_allclose(w, [0.95, 2.1])
 
 
+def test_sgd_takes_gradients_that_carry_its_learning_rate_in_one_pass():
+    """``grad_scale``: plain SGD asks backprop for ``lr * g``, then subtracts it as it is; with
+    weight decay (not a multiple of ``g``) it asks for ``g`` itself; the others always do."""
+    assert SGD(0.1).grad_scale() == 0.1
+    assert SGD(0.1, weight_decay=0.5).grad_scale() == 1.0
+    assert Momentum(0.1).grad_scale() == Adam(0.1).grad_scale() == 1.0
+    w, g = np.array([1.0, 2.0]), np.array([0.5, -1.0])
+    opt = SGD(0.1)
+    opt.step([w], [g * opt.grad_scale()], scaled=True)
+    np.testing.assert_allclose(w, [0.95, 2.1])
+    assert opt.t == 1
+    W = np.ones((2, 2))
+    opt = SGD(0.1, weight_decay=0.5)
+    opt.step([W], [np.zeros((2, 2)) * opt.grad_scale()], scaled=True)
+    np.testing.assert_allclose(W, 0.95)  # decayed as without ``scaled``
+
+
 def test_weight_decay_applies_to_matrices_only():
     W, b = np.ones((2, 2)), np.ones(2)
     SGD(0.1, weight_decay=0.5).step([W, b], [np.zeros((2, 2)), np.zeros(2)])

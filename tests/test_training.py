@@ -112,8 +112,8 @@ def test_weights_that_overflow_under_a_finite_cost_are_divergence_too():
     from digitnet.optimizers import SGD
 
     class OverflowsOnStep60(SGD):
-        def step(self, params, grads):
-            super().step(params, grads)
+        def step(self, params, grads, scaled=False):
+            super().step(params, grads, scaled)
             if self.t == 60:  # the last of 60 batches
                 params[0][0, 0] = np.inf
 
@@ -124,6 +124,28 @@ def test_weights_that_overflow_under_a_finite_cost_are_divergence_too():
         fit(net, data, TrainConfig(epochs=2, batch_size=10, lr=0.1), OverflowsOnStep60(0.1),
             progress=False, log=quiet)
     assert all(a.tobytes() == b.tobytes() for a, b in zip(start, net.params))  # the weights before it
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "sgd-decay", "momentum"])
+def test_an_epoch_equals_backprop_then_step_on_plain_gradients(optimizer):
+    """``run_epoch`` lets SGD's learning rate ride on the output delta (``grad_scale``); the weights
+    come out as from the textbook loop, plain gradients then ``w -= lr * g``."""
+    from digitnet.optimizers import SGD, Momentum
+    from digitnet.training import run_epoch
+
+    make = {"sgd": lambda: SGD(0.5), "sgd-decay": lambda: SGD(0.5, weight_decay=0.01),
+            "momentum": lambda: Momentum(0.5)}[optimizer]
+    data = synthetic(n=100)
+    X, Y = data.train.X.astype(np.float64), np.eye(10)[data.train.y]
+    ours, book = (Network([20, 8, 10], seed=0, dtype="float64") for _ in range(2))
+    run_epoch(ours, X, Y, 10, make())
+    opt = make()
+    perm = book.rng.permutation(100)  # the same draw as run_epoch's, from the same seed
+    for i in range(0, 100, 10):
+        book.backprop(X[perm[i:i + 10]], Y[perm[i:i + 10]])
+        opt.step(book.params, book.grads)
+    for a, b in zip(ours.params, book.params):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_resuming_a_run_that_stopped_early_trains_no_further(tmp_path):

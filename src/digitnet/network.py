@@ -196,21 +196,23 @@ class Network:
         """``blas.own_threads()`` for a network with worker layers (convolutions), else nothing."""
         return own_threads() if self.own_threads else contextlib.nullcontext()
 
-    def backprop(self, X: np.ndarray, Y: np.ndarray) -> float:
+    def backprop(self, X: np.ndarray, Y: np.ndarray, scale: float = 1.0) -> float:
         """One forward and backward pass over a mini-batch; returns its mean cost.
 
         ``X`` is ``(n, *input_shape)`` and ``Y`` the one-hot targets ``(n, 10)``. Afterwards
-        ``self.grads`` holds d(mean cost)/d(parameter) for each of ``self.params``. The output
-        layer's delta comes from the cost (fused with sigmoid or softmax where that is exact).
+        ``self.grads`` holds d(scale * mean cost)/d(parameter) for each of ``self.params``: the
+        ``scale`` rides on the output delta (backprop is linear in it), which is how SGD gets its
+        learning rate applied for free (``Optimizer.grad_scale``). The output layer's delta comes
+        from the cost (fused with sigmoid or softmax where that is exact).
         """
         A = self.forward(X, training=True)
         cost = self.cost.fn(A, Y)
         last = self.layers[-1]
         if isinstance(last, ActivationLayer):
-            dZ = self.cost.delta(last.Z, A, Y, last.activation)  # (n, 10)
+            dZ = self.cost.delta(last.Z, A, Y, last.activation, scale)  # (n, 10)
             self._backward(dZ, below=len(self.layers) - 1)
         else:
-            self._backward(self.cost.derivative(A, Y))
+            self._backward(self.cost.derivative(A, Y, scale))
         return cost
 
     def input_gradient(self, X: np.ndarray, k: int | np.ndarray, before_output: bool = True) -> np.ndarray:

@@ -36,10 +36,16 @@ class Optimizer:
         self.t = 0
         self.state: list[dict[str, np.ndarray]] = []
 
-    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
-        """Update every parameter in place. The gradients are spent afterwards: ``update`` may use
-        them as scratch space (SGD without weight decay scales them in place), so read them before
-        the step, not after."""
+    def grad_scale(self) -> float:
+        """A factor this optimizer would have the gradients carry already: ``Network.backprop(...,
+        scale=grad_scale())`` then ``step(..., scaled=True)``. 1 unless the step is that multiple of
+        the gradient (plain SGD: the learning rate)."""
+        return 1.0
+
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray], scaled: bool = False) -> None:
+        """Update every parameter in place; ``scaled``: the gradients carry ``grad_scale()``. The
+        gradients are spent afterwards: ``update`` may use them as scratch space (SGD without weight
+        decay scales them in place), so read them before the step, not after."""
         self.t += 1
         if not self.state:
             self.state = [self.init_state(p) for p in params]
@@ -77,6 +83,18 @@ class SGD(Optimizer):
     """Plain gradient descent, ``w <- w - eta * dC/dw`` (Nielsen's update rule)."""
 
     name = "sgd"
+
+    def grad_scale(self):
+        # Without weight decay the step is lr * g: backprop can hand over lr * g itself.
+        return 1.0 if self.weight_decay else self.lr
+
+    def step(self, params, grads, scaled=False):
+        if scaled and not self.weight_decay:  # the gradients are the steps: one pass per array
+            self.t += 1
+            for p, g in zip(params, grads):
+                p -= g
+            return
+        super().step(params, grads)
 
     def update(self, p, g, s):
         # Two in-place passes; ``p -= lr * g`` would also allocate and fill a temporary the size

@@ -195,10 +195,10 @@ def run_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int, optim
         xb = X[idx]  # (b, 784)
         if augment is not None:
             xb = augment(xb, net.rng)
-        cost = net.backprop(xb, Y[idx])
+        cost = net.backprop(xb, Y[idx], optimizer.grad_scale())
         if not math.isfinite(cost):
             return cost
-        optimizer.step(net.params, net.grads)
+        optimizer.step(net.params, net.grads, scaled=True)
         total += cost * len(xb)
         on_batch(1)
     return total / len(X)
