@@ -5,6 +5,10 @@ same order (``Network.params`` and ``Network.grads``). Per-parameter state (velo
 lives in the optimizer, is created lazily on the first step and is exposed by ``state_dict`` so a
 checkpoint can resume bit-identically. Hyper-parameters are checked on construction.
 
+Plain SGD's step is a multiple of the gradient, so it can have backprop fold the learning rate
+into the output delta (``grad_scale``, ``Network.backprop(..., scale)``) and then subtract each
+gradient as it comes (``step(..., scaled=True)``): one pass per array instead of two.
+
 L2 weight decay adds ``weight_decay * w`` to the gradient of every weight matrix (arrays with
 two or more axes); biases and batch-norm scales are not decayed.
 """
