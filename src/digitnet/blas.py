@@ -184,7 +184,7 @@ def for_workers(work: Callable[[int, list[slice]], T], chunks: list[slice]) -> l
     of the results in worker order. ``work`` must not write where another worker writes or reads,
     and uses its own scratch memory (``w`` tells whose).
     """
-    k = min(workers(), len(chunks))
+    k = min(workers(), len(chunks)) if len(chunks) > 1 else 1  # one chunk: no need to ask OpenBLAS
     if k <= 1:
         return [work(0, chunks)]
     with own_threads():
