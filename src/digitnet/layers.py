@@ -487,21 +487,8 @@ class Conv2D(Layer):
         return Z
 
     def backward(self, dZ, need_dX=True):
-        (kh, kw), f = self.kernel_size, self.filters
-        W = self.params["W"]  # (kh, kw, c, f)
-
-        def work(worker: int, chunks: list[slice]) -> np.ndarray:
-            dW = np.zeros((kh * kw * W.shape[2], f), dZ.dtype)  # (K, f)
-            dW_chunk = self._scratch(worker).get("dW", dW.shape, dZ.dtype)  # (K, f)
-            for rows in chunks:
-                matmul_cols(self._chunk_cols(rows, worker, build=False), dZ[rows].reshape(-1, f), out=dW_chunk)  # (K, m) @ (m, f)
-                dW += dW_chunk
-            return dW
-
-        if self.grid_dW:
-            self.grads["W"] = self._dW_grid(dZ)  # (kh, kw, c, f)
-        else:
-            self.grads["W"] = sum(for_workers(work, self._chunks(len(dZ)))).reshape(W.shape)  # (K, f) -> (kh, kw, c, f)
+        f = self.filters
+        self.grads["W"] = self._dW_grid(dZ) if self.grid_dW else self._dW_im2col(dZ)  # (kh, kw, c, f)
         if self.bias:
             self.grads["b"] = _column_sums(dZ.reshape(-1, f))  # (f,)
         if not need_dX:
@@ -510,6 +497,20 @@ class Conv2D(Layer):
         dXp = self._dXp_full(dZ) if full else self._dXp_scatter(dZ)  # (n, hp, wp, c)
         (h, w, _), (top, _, left, _) = self.input_shape, self.pads
         return dXp[:, top:top + h, left:left + w, :]  # (n, h, w, c): drop the padding
+
+    def _dW_im2col(self, dZ: np.ndarray) -> np.ndarray:
+        """``dW = cols^T dZ``, summed over the chunks of images (their im2col rebuilt, or kept)."""
+        W, f = self.params["W"], self.filters  # (kh, kw, c, f)
+
+        def work(worker: int, chunks: list[slice]) -> np.ndarray:
+            dW = np.zeros((math.prod(W.shape[:3]), f), dZ.dtype)  # (K, f)
+            dW_chunk = self._scratch(worker).get("dW", dW.shape, dZ.dtype)  # (K, f)
+            for rows in chunks:
+                matmul_cols(self._chunk_cols(rows, worker, build=False), dZ[rows].reshape(-1, f), out=dW_chunk)  # (K, m) @ (m, f)
+                dW += dW_chunk
+            return dW
+
+        return sum(for_workers(work, self._chunks(len(dZ)))).reshape(W.shape)  # (K, f) -> (kh, kw, c, f)
 
     def _dW_grid(self, dZ: np.ndarray) -> np.ndarray:
         """``dW`` without im2col (stride 1): ``dW[i, j] = sum_p Xp[p + (i, j)]^T dZ[p]``, with ``p`` run
