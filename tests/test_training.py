@@ -126,10 +126,12 @@ def test_weights_that_overflow_under_a_finite_cost_are_divergence_too():
     assert all(a.tobytes() == b.tobytes() for a, b in zip(start, net.params))  # the weights before it
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "sgd-decay", "momentum"])
-def test_an_epoch_equals_backprop_then_step_on_plain_gradients(optimizer):
-    """``run_epoch`` lets SGD's learning rate ride on the output delta (``grad_scale``); the weights
-    come out as from the textbook loop, plain gradients then ``w -= lr * g``."""
+@pytest.mark.parametrize("optimizer, activation", [
+    ("sgd", "sigmoid"), ("sgd", "tanh"), ("sgd-decay", "sigmoid"), ("momentum", "sigmoid")])
+def test_an_epoch_equals_backprop_then_step_on_plain_gradients(optimizer, activation):
+    """``run_epoch`` lets SGD's learning rate ride on the output delta (``grad_scale``), and trains
+    the classic network in ``digitnet.fused`` (sigmoid with plain SGD); the weights come out as
+    from the textbook loop, plain gradients then ``w -= lr * g``."""
     from digitnet.optimizers import SGD, Momentum
     from digitnet.training import run_epoch
 
@@ -137,7 +139,7 @@ def test_an_epoch_equals_backprop_then_step_on_plain_gradients(optimizer):
             "momentum": lambda: Momentum(0.5)}[optimizer]
     data = synthetic(n=100)
     X, Y = data.train.X.astype(np.float64), np.eye(10)[data.train.y]
-    ours, book = (Network([20, 8, 10], seed=0, dtype="float64") for _ in range(2))
+    ours, book = (Network([20, 8, 10], activation=activation, seed=0, dtype="float64") for _ in range(2))
     run_epoch(ours, X, Y, 10, make())
     opt = make()
     perm = book.rng.permutation(100)  # the same draw as run_epoch's, from the same seed

@@ -23,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 from tqdm.auto import tqdm
 
+from . import fused
 from .data import Dataset, one_hot
 from .network import Network
 from .optimizers import Optimizer, learning_rate, make_optimizer
@@ -184,11 +185,15 @@ def run_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int, optim
               augment=None, on_batch: Callable[[int], Any] = lambda k: None) -> float:
     """One pass over a permutation of ``(X, Y)`` drawn from ``net.rng``; returns the mean batch cost.
 
-    Stops at the first batch whose cost is not finite and returns that cost (NaN or inf).
+    Stops at the first batch whose cost is not finite and returns that cost (NaN or inf). The
+    classic network with plain SGD takes a faster road to the same arithmetic (``digitnet.fused``).
     """
+    bounds = batch_bounds(len(X), batch_size, net.min_batch)
+    if augment is None and fused.supports(net, optimizer):
+        return fused.sgd_epoch(net, X, Y, bounds, optimizer, on_batch)
     perm = net.rng.permutation(len(X))  # (n,)
     total = 0.0
-    for i, j in batch_bounds(len(X), batch_size, net.min_batch):
+    for i, j in bounds:
         # Gathering each batch as it is needed stays in cache; a shuffled copy of the whole set
         # would be written to and read back from memory (150 MB for MNIST) every epoch.
         idx = perm[i:j]  # (b,)
