@@ -52,26 +52,19 @@ def test_an_epoch_equals_the_layers_in_float64(sizes, monkeypatch):
     assert ours.rng.random() == theirs.rng.random()  # both drew one permutation
 
 
-def test_float32_pixels_train_a_float64_network_in_float64(monkeypatch):
-    X, Y = blobs(60, dtype=np.float32)
-    ours, theirs = (Network([20, 6, 4], seed=2, dtype="float64") for _ in range(2))
-    run_epoch(ours, X, Y, 7, SGD(2.0))
+@pytest.mark.parametrize("pixels, dtype, tol", [
+    (np.float32, "float64", 1e-12),  # float32 images into a float64 network: float64 all the way
+    (np.float32, "float32", 1e-4),  # the default: within float32 rounding of the layers
+])
+def test_mixed_and_single_precision_agree_with_the_layers(pixels, dtype, tol, monkeypatch):
+    X, Y = blobs(200, dtype=pixels)
+    ours, theirs = (Network([20, 16, 16, 4], seed=3, dtype=dtype) for _ in range(2))
+    run_epoch(ours, X, Y, 7, SGD(3.0))
     layered(monkeypatch)
-    run_epoch(theirs, X, Y, 7, SGD(2.0))
+    run_epoch(theirs, X, Y, 7, SGD(3.0))
     for a, b in zip(ours.params, theirs.params):
-        assert a.dtype == np.float64
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
-
-
-def test_float32_stays_within_rounding_of_the_layers(monkeypatch):
-    X, Y = blobs(200, dtype=np.float32)
-    ours, theirs = (Network([20, 16, 16, 4], seed=3) for _ in range(2))
-    run_epoch(ours, X, Y, 10, SGD(3.0))
-    layered(monkeypatch)
-    run_epoch(theirs, X, Y, 10, SGD(3.0))
-    for a, b in zip(ours.params, theirs.params):
-        assert a.dtype == np.float32
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+        assert a.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
 def test_a_non_finite_cost_stops_the_epoch_before_its_step(monkeypatch):
