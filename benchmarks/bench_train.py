@@ -240,6 +240,8 @@ def torch_model(net: Network) -> tuple[nn.Module, str]:
         elif isinstance(layer, BatchNorm):
             norm = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
             modules.append(norm(shape[-1], eps=layer.eps, momentum=1 - layer.momentum))
+            if layer.relu:  # ours runs inside the norm's passes; torch's is a module of its own
+                modules.append(nn.ReLU())
         elif isinstance(layer, Dropout):
             modules.append(nn.Dropout(layer.rate))
         elif isinstance(layer, Flatten):

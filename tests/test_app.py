@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from digitnet.app import views  # noqa: E402
 from digitnet.models import default_model_path  # noqa: E402
+from digitnet.layers import ActivationLayer, BatchNorm, Conv2D, Dense, Flatten, Reshape  # noqa: E402
 from digitnet.network import Network  # noqa: E402
 from digitnet.persistence import load_model, save_model  # noqa: E402
 
@@ -137,6 +138,11 @@ def test_pictures_have_the_promised_shapes():
     assert title == "Hidden layer 1 (relu)" and image.ndim == 3 and "20 units" in caption
     weights, caption = views.first_layer_weights(net)
     assert weights.dtype == np.uint8 and "20 of 20 units" in caption
+    # Batch norm with its ReLU inside counts as a hidden layer too, a ReLU-less one does not.
+    bn = Network([Reshape((28, 28, 1)), Conv2D(3, 3, bias=False), BatchNorm(relu=True), Conv2D(2, 3),
+                  BatchNorm(), Flatten(), Dense(10), ActivationLayer("softmax")], cost="cross-entropy")
+    (title, image, caption), = views.activation_views(bn, bn.trace(x[None]))
+    assert title == "Hidden layer 1 (relu)" and "3 feature maps of 26 x 26" in caption
     assert views.tile(np.zeros((5, 3, 3), np.uint8), cols=2).shape == (3 * 4 + 1, 2 * 4 + 1)
 
 

@@ -127,14 +127,25 @@ def test_row_blocks_give_each_worker_one_block_of_a_large_pass_only():
         assert blas.row_blocks(7, big) == [slice(0, 7)]
 
 
+def test_cache_blocks_cut_rows_the_same_for_any_number_of_workers(monkeypatch):
+    monkeypatch.setattr(blas, "BLOCK_VALUES", 10)
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            assert blas.cache_blocks(7, 3) == [(0, slice(0, 3)), (1, slice(3, 6)), (2, slice(6, 7))]
+            assert blas.cache_blocks(2, 50) == [(0, slice(0, 1)), (1, slice(1, 2))]  # at least a row each
+
+
 @pytest.mark.parametrize("config,shape", [
     ({"type": "batchnorm"}, (6, 5, 4, 3)),
+    ({"type": "batchnorm", "relu": True}, (6, 5, 4, 3)),
     ({"type": "maxpool2d", "pool_size": 2}, (6, 6, 4, 3)),
 ])
 def test_split_elementwise_layers_give_the_same_bits_on_two_threads(config, shape, monkeypatch):
-    """Batch norm and max pooling split their passes over large arrays between the workers by rows
-    of the batch: the same outputs and gradients to the bit as on one thread (ties included)."""
+    """Batch norm and max pooling split their passes over large arrays between the workers (batch
+    norm by cache-sized blocks, its sums added block by block; pooling by rows of the batch): the
+    same outputs and gradients to the bit as on one thread (ties included)."""
     monkeypatch.setattr(blas, "SPLIT_MIN_VALUES", 100)
+    monkeypatch.setattr(blas, "BLOCK_VALUES", 20)  # 5 blocks of the (6, 5, 4, 3) batch's wide rows
     rng = np.random.default_rng(0)
     X = rng.integers(-3, 4, size=shape).astype(np.float32)  # small integers: pooling windows tie
     results = []

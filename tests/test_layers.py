@@ -4,6 +4,7 @@ a CNN model file round trip, and a small CNN that beats a dense net of the same 
 import numpy as np
 import pytest
 
+from digitnet import blas
 from digitnet.augment import Augmenter
 from digitnet.cli import build_network
 from digitnet.data import load_dataset, one_hot
@@ -260,7 +261,8 @@ def test_global_avg_pool_gradients():
 
 @pytest.mark.parametrize("shape,n", [((5,), 4), ((3, 3, 2), 2), ((2, 4, 3), 3)])
 @pytest.mark.parametrize("training", [True, False])
-def test_batchnorm_gradients(shape, n, training):
+@pytest.mark.parametrize("relu", [False, True])
+def test_batchnorm_gradients(shape, n, training, relu):
     def away_from_init(layer, rng):  # so that each term of the gradient matters
         c = shape[-1]
         layer.params["gamma"][...] = rng.uniform(0.5, 2.0, c)
@@ -269,7 +271,26 @@ def test_batchnorm_gradients(shape, n, training):
         layer.buffers["running_var"][...] = rng.uniform(0.5, 2.0, c)
 
     X = np.random.default_rng(1).normal(size=(n, *shape)) * 3 + 1
-    check_gradients(BatchNorm(), shape, n=n, training=training, X=X, prepare=away_from_init)
+    check_gradients(BatchNorm(relu=relu), shape, n=n, training=training, X=X, prepare=away_from_init)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm_with_relu_inside_equals_batchnorm_then_relu_to_the_bit(training, monkeypatch):
+    monkeypatch.setattr(blas, "BLOCK_VALUES", 64)  # several blocks
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((16, 5, 5, 6)).astype(np.float32)
+    dY = rng.standard_normal(X.shape).astype(np.float32)
+    fused, bn, relu = BatchNorm(relu=True), BatchNorm(), ActivationLayer("relu")
+    for layer in (fused, bn, relu):
+        layer.build(X.shape[1:], rng, np.dtype("float32"))
+    for layer in (fused, bn):
+        layer.params["beta"][...] = [-1, -0.5, 0, 0.5, 1, 2]  # some channels mostly cut off, some not
+    Y = fused.forward(X, training)
+    np.testing.assert_array_equal(Y, relu.forward(bn.forward(X, training), training))
+    assert 0.2 < np.mean(Y == 0) < 0.8
+    np.testing.assert_array_equal(fused.backward(dY.copy()), bn.backward(relu.backward(dY.copy())))
+    for k in ("gamma", "beta"):
+        np.testing.assert_array_equal(fused.grads[k], bn.grads[k])
 
 
 def test_flatten_and_reshape_gradients():
@@ -423,7 +444,8 @@ def test_batchnorm_float32_statistics_stay_accurate_far_from_zero(mean):
 
 def test_layers_rebuild_from_config():
     layers = [Conv2D(8, (3, 5), stride=2, padding="same", init="glorot"), Conv2D(4, 3, padding=1, bias=False),
-              MaxPool2D(3, 2), MaxPool2D(), BatchNorm(0.8, 1e-3), GlobalAvgPool(), Dense(3, bias=False)]
+              MaxPool2D(3, 2), MaxPool2D(), BatchNorm(0.8, 1e-3), BatchNorm(relu=True), GlobalAvgPool(),
+              Dense(3, bias=False)]
     for layer in layers:
         again = layer_from_config(layer.config())
         assert type(again) is type(layer) and again.config() == layer.config()
@@ -431,6 +453,7 @@ def test_layers_rebuild_from_config():
     # Configs written before layers could drop their bias have none: they keep it.
     assert layer_from_config({"type": "dense", "units": 3, "init": "he"}).bias is True
     assert layer_from_config({"type": "conv2d", "filters": 2}).bias is True
+    assert layer_from_config({"type": "batchnorm", "momentum": 0.9, "eps": 1e-5}).relu is False
 
 
 def test_bad_layer_arguments_are_refused():
@@ -496,8 +519,13 @@ def test_presets_build_and_take_a_training_step(name):
 
 
 def textbook(configs):
-    """A preset's layers as usually written: a bias in every dense and conv layer, ReLU before pooling."""
-    out = [{k: v for k, v in c.items() if k != "bias"} for c in configs]
+    """A preset's layers as usually written: a bias in every dense and conv layer, ReLU as a layer
+    of its own, ReLU before pooling."""
+    out = []
+    for c in configs:
+        out.append({k: v for k, v in c.items() if k not in ("bias", "relu")})
+        if c.get("relu"):
+            out.append({"type": "activation", "name": "relu"})
     for i in range(len(out) - 1):
         if out[i]["type"] == "maxpool2d" and out[i + 1] == {"type": "activation", "name": "relu"}:
             out[i], out[i + 1] = out[i + 1], out[i]
@@ -506,7 +534,8 @@ def textbook(configs):
 
 @pytest.mark.parametrize("name", ["mlp", "cnn"])
 def test_presets_compute_the_textbook_network(name):
-    """No bias before batch norm and pooling before ReLU change nothing: same outputs, same gradients."""
+    """No bias before batch norm, ReLU inside batch norm and pooling before ReLU change nothing:
+    same outputs, same gradients."""
     layers = PRESETS[name]["layers"]
     assert textbook(layers) != layers
     ours = Network([layer_from_config(c) for c in layers], cost="cross-entropy", seed=0, dtype="float64")

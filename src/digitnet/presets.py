@@ -14,12 +14,14 @@ command line overrides the preset's value.
   max pooling after each block, then 128 dense units (batch norm, ReLU, 40 % dropout) and softmax.
   Adam (eta 1e-3), cosine schedule, batch 128, 20 epochs, the same augmentation as ``mlp``.
 
-Two rewrites make the presets cheaper without changing the function they compute:
+Three rewrites make the presets cheaper without changing the function they compute:
 
 * a dense or convolutional layer followed by batch norm has no bias: the norm subtracts each
   channel's batch mean, so a bias there cancels exactly and its gradient is zero;
 * each block pools before its last ReLU: ReLU is monotone, so ``max(relu(a), relu(b)) =
-  relu(max(a, b))``, and the ReLU then runs on a quarter of the values.
+  relu(max(a, b))``, and the ReLU then runs on a quarter of the values;
+* every other ReLU, which follows batch norm, runs inside it (``BatchNorm(relu=True)``), in the
+  same passes over memory.
 """
 
 from __future__ import annotations
@@ -31,14 +33,14 @@ def _relu() -> dict[str, Any]:
 
 
 def _dense_block(units: int, dropout: float) -> list[dict[str, Any]]:
-    block = [{"type": "dense", "units": units, "init": "he", "bias": False}, {"type": "batchnorm"}, _relu()]
+    block = [{"type": "dense", "units": units, "init": "he", "bias": False}, {"type": "batchnorm", "relu": True}]
     return block + ([{"type": "dropout", "rate": dropout}] if dropout else [])
 
 
 def _conv_block(filters: int) -> list[dict[str, Any]]:
-    conv = [{"type": "conv2d", "filters": filters, "kernel_size": 3, "init": "he", "bias": False},
-            {"type": "batchnorm"}]
-    return [*conv, _relu(), *conv, {"type": "maxpool2d", "pool_size": 2}, _relu()]
+    conv = {"type": "conv2d", "filters": filters, "kernel_size": 3, "init": "he", "bias": False}
+    return [conv, {"type": "batchnorm", "relu": True}, conv, {"type": "batchnorm"},
+            {"type": "maxpool2d", "pool_size": 2}, _relu()]
 
 
 _SOFTMAX = [{"type": "dense", "units": 10, "init": "he"}, {"type": "activation", "name": "softmax"}]

@@ -20,7 +20,6 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
-from ..layers import ActivationLayer
 from ..models import default_model_path
 from ..network import Network
 from ..preprocess import one_line
@@ -134,18 +133,19 @@ def _grid_side(n: int) -> tuple[int, int]:
 
 
 def activation_views(net: Network, outputs: list[np.ndarray]) -> list[tuple[str, np.ndarray, str]]:
-    """``(title, image, caption)`` for each hidden activation layer, for one sample.
+    """``(title, image, caption)`` for each hidden layer that ends with an activation (an
+    ``ActivationLayer``, or batch norm with its ReLU inside), for one sample.
 
     ``outputs`` is ``net.trace(x[None])``. A dense layer's units become a near-square heat grid
     (brightest = most active), a convolutional layer's channels a row of feature maps.
     """
     views = []
-    hidden = [i for i, layer in enumerate(net.layers[:-1]) if isinstance(layer, ActivationLayer)]
+    hidden = [i for i, layer in enumerate(net.layers[:-1]) if layer.nonlinearity]
     for n, i in enumerate(hidden, 1):
         a = outputs[i][0]
         peak = float(a.max()) if a.size and a.max() > 0 else 1.0
         active = int(np.count_nonzero(a > 0.05 * peak))
-        name = net.layers[i].name
+        name = net.layers[i].nonlinearity
         if a.ndim == 1:
             rows, cols = _grid_side(a.size)
             grid = np.zeros(rows * cols)
