@@ -117,16 +117,6 @@ def test_for_workers_deals_the_chunks_in_turn_and_returns_in_worker_order():
         assert blas.for_workers(work, chunks[:1]) == [(0, chunks[:1])]  # no more workers than chunks
 
 
-def test_row_blocks_give_each_worker_one_block_of_a_large_pass_only():
-    big = blas.SPLIT_MIN_VALUES
-    with threadpool_limits(2):
-        assert blas.row_blocks(7, big) == [slice(0, 3), slice(3, 7)]
-        assert blas.row_blocks(1, big) == [slice(0, 1)]  # never an empty block
-        assert blas.row_blocks(7, big - 1) == [slice(0, 7)]
-    with threadpool_limits(1):
-        assert blas.row_blocks(7, big) == [slice(0, 7)]
-
-
 def test_cache_blocks_cut_rows_the_same_for_any_number_of_workers(monkeypatch):
     monkeypatch.setattr(blas, "BLOCK_VALUES", 10)
     for threads in (1, 2):
@@ -141,11 +131,10 @@ def test_cache_blocks_cut_rows_the_same_for_any_number_of_workers(monkeypatch):
     ({"type": "maxpool2d", "pool_size": 2}, (6, 6, 4, 3)),
 ])
 def test_split_elementwise_layers_give_the_same_bits_on_two_threads(config, shape, monkeypatch):
-    """Batch norm and max pooling split their passes over large arrays between the workers (batch
-    norm by cache-sized blocks, its sums added block by block; pooling by rows of the batch): the
-    same outputs and gradients to the bit as on one thread (ties included)."""
-    monkeypatch.setattr(blas, "SPLIT_MIN_VALUES", 100)
-    monkeypatch.setattr(blas, "BLOCK_VALUES", 20)  # 5 blocks of the (6, 5, 4, 3) batch's wide rows
+    """Batch norm and max pooling split their passes between the workers by cache-sized blocks
+    (batch norm adding its sums block by block): the same outputs and gradients to the bit as on
+    one thread (ties included)."""
+    monkeypatch.setattr(blas, "BLOCK_VALUES", 20)  # batch norm: 5 blocks of wide rows; pooling: 6 of one image
     rng = np.random.default_rng(0)
     X = rng.integers(-3, 4, size=shape).astype(np.float32)  # small integers: pooling windows tie
     results = []

@@ -149,19 +149,6 @@ def workers() -> int:
         return _held if _depth else threads()
 
 
-# An elementwise pass is split between the workers only over at least this many values: on two
-# threads a product over 2.8M float32 values ran 1.4x faster than on one, over 0.7M no faster
-# (handing work to a pool thread and waiting for it costs about 0.1 ms).
-SPLIT_MIN_VALUES = 1 << 20
-
-
-def row_blocks(n: int, values: int) -> list[slice]:
-    """``range(n)`` cut into one block of consecutive rows per worker, for ``for_workers`` to run an
-    elementwise pass over an array of ``values`` values; one block below ``SPLIT_MIN_VALUES``."""
-    k = min(workers(), n) if values >= SPLIT_MIN_VALUES else 1
-    return [slice(n * w // k, n * (w + 1) // k) for w in range(k)]
-
-
 # A pass of several operations over one array goes block by block, each block small enough to stay
 # in the L2 cache (4 MB per core here) from one operation to the next: 1 MB of float32.
 BLOCK_VALUES = 1 << 18

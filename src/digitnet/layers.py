@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .activations import get_activation
-from .blas import cache_blocks, for_workers, matmul_cols, matmul_rows, row_blocks, workers
+from .blas import cache_blocks, for_workers, matmul_cols, matmul_rows, workers
 
 INITS = ("normal", "scaled", "he", "glorot")
 
@@ -627,15 +627,15 @@ class MaxPool2D(Layer):
     def forward(self, X, training=False):
         A = np.empty((len(X), *self.out_shape), X.dtype)  # (n, ho, wo, c)
 
-        def work(worker: int, blocks: list[slice]) -> None:
-            for rows in blocks:
+        def work(worker: int, blocks: list[tuple[int, slice]]) -> None:
+            for _, rows in blocks:
                 views = self._windows(X[rows])
                 _, first = next(views)
                 np.copyto(A[rows], first)
                 for _, V in views:
                     np.maximum(A[rows], V, out=A[rows])
 
-        for_workers(work, row_blocks(len(X), X.size))
+        for_workers(work, cache_blocks(len(X), X[0].size))
         self.X, self.A = X, A
         return A
 
@@ -648,15 +648,15 @@ class MaxPool2D(Layer):
             # The windows tile the image: one comparison and one product over the whole input.
             dX = np.empty((n, ho, p, wo, p, c), dA.dtype)  # a window's p x p inputs on axes 2 and 4
 
-            def work(worker: int, blocks: list[slice]) -> None:
-                for rows in blocks:
+            def work(worker: int, blocks: list[tuple[int, slice]]) -> None:
+                for _, rows in blocks:
                     X6, A = self.X[rows].reshape(-1, ho, p, wo, p, c), self.A[rows]  # views
                     hit = X6 == A[:, :, None, :, None, :]  # (b, ho, p, wo, p, c): equal to the window's maximum
                     if np.count_nonzero(hit) > A.size:  # some window ties
                         _keep_first([hit[:, :, i, :, j, :] for i in range(p) for j in range(p)])
                     np.multiply(dA[rows, :, None, :, None, :], hit, out=dX[rows])
 
-            for_workers(work, row_blocks(n, self.X.size))
+            for_workers(work, cache_blocks(n, self.X[0].size))
             return dX.reshape(self.X.shape)  # (n, h, w, c)
         hits = [V == self.A for _, V in self._windows(self.X)]  # p*p arrays (n, ho, wo, c)
         _keep_first(hits)
