@@ -16,7 +16,9 @@ stays on one: there, and for any other BLAS, ``matmul_rows`` is ``np.matmul``.
 ``for_workers`` runs a loop over chunks (a convolution's images) on as many Python threads as
 OpenBLAS may use, each chunk on one BLAS thread: NumPy releases the GIL inside its copies and
 products, so the chunks of a 26 x 26 x 32 convolution run 1.7x faster on two threads than on one,
-where OpenBLAS sharing each product between two threads gained nothing.
+where OpenBLAS sharing each product between two threads gained nothing. ``cache_blocks`` gives
+the memory-bound passes of batch norm and pooling their chunks: blocks of rows that stay in the
+cache while several operations run over them.
 """
 
 from __future__ import annotations

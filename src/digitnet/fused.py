@@ -43,7 +43,7 @@ PROGRESS_EVERY = 100  # batches between calls of ``on_batch``: a progress bar's 
 
 
 def supports(net: Network, optimizer: Any) -> bool:
-    """Whether ``sgd_epoch`` trains ``net`` with ``optimizer`` exactly as the layers would."""
+    """Whether ``sgd_epoch`` can train ``net`` with ``optimizer``: the layers' arithmetic, up to rounding."""
     dense, acts = net.layers[0::2], net.layers[1::2]
     return (type(optimizer) is SGD and not optimizer.weight_decay and net.cost_name == "quadratic"
             and len(dense) == len(acts) > 0
@@ -62,9 +62,9 @@ def sgd_epoch(net: Network, X: np.ndarray, Y: np.ndarray, bounds: list[tuple[int
     """One epoch of ``optimizer`` (plain SGD) over the batches ``bounds`` of a permutation of
     ``(X, Y)`` drawn from ``net.rng``, as ``training.run_epoch`` does; returns the mean batch cost.
 
-    ``net`` and ``optimizer`` must be ones that ``supports`` accepts. The weights are copied into one flat vector at
-    the start and back at the end (also when a batch's cost is not finite, where the epoch stops
-    and returns that cost, or when the run is interrupted).
+    ``net`` and ``optimizer`` must be ones that ``supports`` accepts. The weights are copied into
+    one flat vector at the start and back at the end (also when a batch's cost is not finite,
+    where the epoch stops and returns that cost, or when the run is interrupted).
     """
     dense = net.layers[0::2]
     dtype = net.dtype
@@ -96,7 +96,7 @@ def sgd_epoch(net: Network, X: np.ndarray, Y: np.ndarray, bounds: list[tuple[int
                     backward = list(zip(ins[:0:-1], grads[:0:-1], weights_t[::-1], outs[::-1]))
                 idx = perm[i:j]  # (m,)
                 if same_dtype:
-                    X.take(idx, axis=0, out=pixels)  # (m, 784), beside the column of ones
+                    X.take(idx, axis=0, out=pixels)  # (m, n_in), beside the column of ones
                 else:
                     pixels[...] = X[idx]
                 for A, W, out in forward:
@@ -104,12 +104,12 @@ def sgd_epoch(net: Network, X: np.ndarray, Y: np.ndarray, bounds: list[tuple[int
                     exp(N, out=N)
                     N += 1.0
                     N = divide(-1.0, N, out=N if out is None else out)  # -sigmoid(Z)
-                D = add(N, Y[idx])  # (m, 10): -(a - y)
+                D = add(N, Y[idx])  # (m, k): -(a - y)
                 cost = float(vdot(D, D))
                 if not math.isfinite(cost):
                     return cost
                 total += cost
-                Q = add(N, 1.0)  # (m, 10): Q = -(eta / m) D N (1 + N)
+                Q = add(N, 1.0)  # (m, k): Q = -(eta / m) D N (1 + N)
                 Q *= N
                 Q *= D
                 Q *= scale
@@ -119,7 +119,7 @@ def sgd_epoch(net: Network, X: np.ndarray, Y: np.ndarray, bounds: list[tuple[int
                     Q = subtract(-1.0, N)  # (m, n_in): sigma'(z) = N (-1 - N)
                     Q *= N
                     Q *= H
-                matmul(ins[0].T, Q, out=grads[0])  # (785, m) @ (m, n_out)
+                matmul(ins[0].T, Q, out=grads[0])  # (n_in + 1, m) @ (m, n_out): the first layer's
                 P -= G
                 done += 1
                 if done % PROGRESS_EVERY == 0:
