@@ -100,3 +100,30 @@ def test_schedules():
     assert learning_rate(1.0, 3, 10, "cosine", warmup=3) == pytest.approx(1.0)
     with pytest.raises(ValueError):
         learning_rate(1.0, 0, 10, "exponential")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_in_cache_blocks_gives_the_textbook_bits(threads, dtype, monkeypatch):
+    """Adam runs its update over cache-sized blocks with two scratch arrays (``blas.cache_blocks``,
+    spread over the workers); the bits are those of the textbook's whole-array expressions."""
+    from threadpoolctl import threadpool_limits
+
+    from digitnet import blas
+
+    monkeypatch.setattr(blas, "BLOCK_VALUES", 600)  # blocks of 100 values: a (37, 29) array in 11
+    rng = np.random.default_rng(0)
+    p = rng.standard_normal((37, 29)).astype(dtype)
+    book_p, m, v = p.copy(), np.zeros_like(p), np.zeros_like(p)
+    opt = Adam(0.01)
+    with threadpool_limits(threads):
+        for t in range(1, 4):
+            g = rng.standard_normal(p.shape).astype(dtype)
+            m = 0.9 * m + (1 - 0.9) * g
+            v = 0.999 * v + (1 - 0.999) * (g * g)
+            step = 0.01 * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
+            book_p -= (step * m / (np.sqrt(v) + 1e-8)).astype(dtype)  # the update, rounded to the parameters' type
+            opt.step([p], [g])
+    assert p.dtype == dtype
+    np.testing.assert_array_equal(p, book_p)
+    np.testing.assert_array_equal(opt.state[0]["m"], m)
