@@ -29,7 +29,8 @@ def confusion_matrix(y: np.ndarray, pred: np.ndarray, k: int = 10) -> np.ndarray
 def summarize(configs: Sequence[dict[str, Any]]) -> str:
     """A short name for a layer list, e.g. ``conv32 bn relu conv32 bn relu pool2 ... dense10 softmax``."""
     words = {"conv2d": lambda c: f"conv{c['filters']}", "dense": lambda c: f"dense{c['units']}",
-             "maxpool2d": lambda c: f"pool{c.get('pool_size', 2)}", "batchnorm": lambda c: "bn relu" if c.get("relu") else "bn",
+             "maxpool2d": lambda c: f"pool{c.get('pool_size', 2)}",
+             "batchnorm": lambda c: "bn relu" if c.get("relu") else "bn",
              "dropout": lambda c: f"drop{c['rate']:g}", "activation": lambda c: c["name"],
              "globalavgpool": lambda c: "gap"}
     return " ".join(words[c["type"]](c) for c in configs if c["type"] in words)
