@@ -127,3 +127,8 @@ def test_adam_in_cache_blocks_gives_the_textbook_bits(threads, dtype, monkeypatc
     assert p.dtype == dtype
     np.testing.assert_array_equal(p, book_p)
     np.testing.assert_array_equal(opt.state[0]["m"], m)
+
+
+def test_adam_refuses_a_parameter_it_cannot_update_in_place():
+    with pytest.raises(ValueError, match="C-contiguous"):
+        Adam(0.1).step([np.zeros((4, 6))[:, ::2]], [np.ones((4, 3))])
