@@ -153,11 +153,11 @@ class Adam(Optimizer):
         return {"m": np.zeros_like(p), "v": np.zeros_like(p)}
 
     def update(self, p, g, s):
+        if not p.flags.c_contiguous:  # its flat view below would be a copy, and the update lost
+            raise ValueError(f"Adam updates parameters in place: they must be C-contiguous, got shape {p.shape}")
         b1, b2, eps = self.beta1, self.beta2, self.eps
         # Fold both bias corrections into the step size: eta * sqrt(1 - b2^t) / (1 - b1^t).
         step = self.lr * np.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
-        if not p.flags.c_contiguous:  # its flat view below would be a copy, and the update lost
-            raise ValueError(f"Adam updates parameters in place: they must be C-contiguous, got shape {p.shape}")
         arrays = [a.reshape(-1) for a in (p, g, s["m"], s["v"])]  # flat views (m and v are laid out like p)
 
         # m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2; p <- p - step m / (sqrt(v) + eps): the
