@@ -22,15 +22,15 @@ def test_small_products_only_on_one_thread_and_follow_threadpool_limits(threads,
 def test_rows_per_product():
     A = np.zeros((576, 288), np.float32)
     with threadpool_limits(1):
-        assert blas._rows_per_product(A, 32, A) == 108  # 108 * 288 * 32 <= 100**3 < 109 * 288 * 32
-        assert blas._rows_per_product(A, 64, A) is None  # 54 rows per piece: below MIN_ROWS
-        assert blas._rows_per_product(A[:100], 32, A) is None  # not taller than one piece
+        assert blas._rows_per_product(A, 32, A) == 96  # 108 * 288 * 32 <= 100**3 < 109 * 288 * 32; 108 cut to 6 tiles of 16
+        assert blas._rows_per_product(A, 64, A) is None  # 54 rows per piece, cut to 48: below MIN_ROWS
+        assert blas._rows_per_product(A[:96], 32, A) is None  # not taller than one piece
         assert blas._rows_per_product(A[:, :144], 32, A) is None  # not contiguous
     with threadpool_limits(2):
         assert blas._rows_per_product(A, 32, A) is None
 
 
-@pytest.mark.parametrize("m", [576, 540, 1000])  # 108 rows a piece: 5 + 36 left, 5 exactly, 9 + 28 left
+@pytest.mark.parametrize("m", [576, 540, 1000])  # 96 rows a piece: 6 exactly, 5 + 60 left, 10 + 40 left
 @pytest.mark.parametrize("threads", [1, 2])
 def test_matmul_rows_gives_the_bits_of_one_product(m, threads):
     rng = np.random.default_rng(m)

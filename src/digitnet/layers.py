@@ -295,40 +295,40 @@ class _Scratch:
             buf = self.arrays[name] = np.empty(size, dtype)
         return buf[:size].reshape(shape)
 
+    def bordered(self, name: str, shape: tuple[int, int, int, int], dtype, top: int, left: int,
+                 hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """An array ``(n, hp, wp, c)`` that is zero outside its ``hw`` inside at ``(top, left)``,
+        and a view of that inside. Zeroed only when made: callers write only the inside, so the
+        border stays zero from one chunk, and one batch, to the next."""
+        buf = self.arrays.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self.arrays[name] = np.zeros(shape, dtype)
+        return buf, buf[:, top:top + hw[0], left:left + hw[1], :]
 
-def _pad(X: np.ndarray, top: int, bottom: int, left: int, right: int, scratch: _Scratch | None = None) -> np.ndarray:
-    """``X (n, h, w, c)`` with zero rows and columns around each image, C-contiguous; in
-    ``scratch`` memory if given (for a padded array used once, not kept)."""
+
+def _pad(X: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    """``X (n, h, w, c)`` with zero rows and columns around each image, C-contiguous."""
     if top == bottom == left == right == 0:
         return np.ascontiguousarray(X)
     n, h, w, c = X.shape
-    shape = (n, h + top + bottom, w + left + right, c)
-    if scratch is None:
-        Xp = np.zeros(shape, X.dtype)  # (n, hp, wp, c)
-    else:
-        Xp = scratch.get("padded", shape, X.dtype)  # (n, hp, wp, c)
-        Xp[:, :top] = Xp[:, top + h:] = 0  # only the border: the inside is overwritten next
-        Xp[:, top:top + h, :left] = Xp[:, top:top + h, left + w:] = 0
+    Xp = np.zeros((n, h + top + bottom, w + left + right, c), X.dtype)  # (n, hp, wp, c)
     Xp[:, top:top + h, left:left + w, :] = X
     return Xp
 
 
-def _im2col(Xp: np.ndarray, kh: int, kw: int, stride: int, ho: int, wo: int, out: np.ndarray) -> np.ndarray:
-    """Copy the ``kh x kw`` patch under each of the ``ho x wo`` output pixels into ``out``.
+def _patches(Xp: np.ndarray, kh: int, kw: int, stride: int, ho: int, wo: int) -> np.ndarray:
+    """The ``kh x kw`` patch under each of the ``ho x wo`` output pixels, as a view
+    ``(n, ho, wo, kh, kw*c)`` of ``Xp (n, hp, wp, c)``: im2col is one copy of it (of a chunk of
+    images) into a buffer of that shape, seen as the matrix ``(b*ho*wo, kh*kw*c)``.
 
-    ``Xp (n, hp, wp, c)`` must be C-contiguous: then the ``kw x c`` values of one patch row are
-    adjacent in memory and one strided view ``(n, ho, wo, kh, kw*c)`` covers every patch without
-    copying; ``copyto`` is the single copy. Returns ``out`` as ``(n*ho*wo, kh*kw*c)``.
-    (The view is built by the ``ndarray`` constructor, which checks that it stays inside ``Xp``'s
-    memory, in a fifth of the time ``as_strided`` takes: it runs for every chunk.)
+    ``Xp`` must be C-contiguous: then the ``kw x c`` values of one patch row are adjacent in
+    memory and one strided view covers every patch. (Built by the ``ndarray`` constructor, which
+    checks that the view stays inside ``Xp``'s memory, in a fifth of the time ``as_strided`` takes.)
     """
     n, _, _, c = Xp.shape
     sn, sh, sw, sc = Xp.strides
-    patches = np.ndarray((n, ho, wo, kh, kw * c), Xp.dtype, buffer=Xp,
-                         strides=(sn, stride * sh, stride * sw, sh, sc))  # (n, ho, wo, kh, kw*c), a view
-    cols = out.reshape(n, ho, wo, kh, kw * c)
-    np.copyto(cols, patches)
-    return out.reshape(n * ho * wo, kh * kw * c)  # (n*ho*wo, kh*kw*c), no copy
+    return np.ndarray((n, ho, wo, kh, kw * c), Xp.dtype, buffer=Xp,
+                      strides=(sn, stride * sh, stride * sw, sh, sc))  # (n, ho, wo, kh, kw*c), a view
 
 
 def _column_sums(A: np.ndarray) -> np.ndarray:
@@ -446,41 +446,36 @@ class Conv2D(Layer):
         at ``per_image`` values each (default: one image's im2col matrix)."""
         (kh, kw), (ho, wo) = self.kernel_size, self.out_hw
         step = max(1, self.CHUNK_ELEMENTS // (per_image or ho * wo * kh * kw * self.input_shape[2]))
-        return [slice(start, start + step) for start in range(0, n, step)]
+        return [slice(start, min(start + step, n)) for start in range(0, n, step)]
 
     def _scratch(self, worker: int) -> _Scratch:
         while len(self.scratch) <= worker:
             self.scratch.append(_Scratch())
         return self.scratch[worker]
 
-    def _cols(self, Xp: np.ndarray, worker: int, hw: tuple[int, int] | None = None,
-              stride: int | None = None) -> np.ndarray:
-        """The im2col matrix ``(b*ho*wo, kh*kw*c)`` of a chunk ``Xp (b, hp, wp, c)``, in the scratch
-        memory of ``worker`` (``hw`` output pixels, default the layer's, ``stride`` default the layer's)."""
-        (kh, kw), (ho, wo), c = self.kernel_size, hw or self.out_hw, Xp.shape[3]
-        buf = self._scratch(worker).get("cols", (len(Xp) * ho * wo, kh * kw * c), Xp.dtype)
-        return _im2col(Xp, kh, kw, stride or self.stride, ho, wo, out=buf)
-
-    def _chunk_cols(self, rows: slice, worker: int, build: bool) -> np.ndarray:
-        """The im2col matrix of the batch's images ``rows``: built in scratch memory, or where
-        forward keeps it (``keep_cols``), there built by forward (``build``) and read by backward."""
-        if self.kept is None:
-            return self._cols(self.Xp[rows], worker)
-        (kh, kw), (ho, wo) = self.kernel_size, self.out_hw
-        part = self.kept[rows.start * ho * wo:rows.stop * ho * wo]  # (b*ho*wo, K), a view
-        return _im2col(self.Xp[rows], kh, kw, self.stride, ho, wo, out=part) if build else part
+    def _cols(self, worker: int, chunks: list[slice], patches: np.ndarray) -> np.ndarray:
+        """``worker``'s im2col buffer ``(b, ho, wo, kh, kw*c)`` for the largest of its ``chunks`` of
+        ``patches`` (see ``_patches``), taken once per pass, not per chunk: the loops over chunks
+        run on two threads that share one interpreter, and every Python step between two NumPy
+        calls is time the other worker may wait for it."""
+        b = max(rows.stop - rows.start for rows in chunks)
+        return self._scratch(worker).get("cols", (b, *patches.shape[1:]), patches.dtype)
 
     def forward(self, X, training=False):
         (kh, kw), (ho, wo), f = self.kernel_size, self.out_hw, self.filters
         n, c = len(X), self.input_shape[2]
         W2 = self.params["W"].reshape(kh * kw * c, f)  # (K, f), K = kh*kw*c
         self.Xp = _pad(X, *self.pads)  # (n, hp, wp, c), kept for backward
+        patches = _patches(self.Xp, kh, kw, self.stride, ho, wo)  # (n, ho, wo, kh, kw*c), a view
         Z = np.empty((n, ho, wo, f), np.result_type(X.dtype, W2.dtype))
-        self.kept = np.empty((n * ho * wo, kh * kw * c), X.dtype) if training and self.keep_cols else None
+        self.kept = np.empty(patches.shape, X.dtype) if training and self.keep_cols else None
 
         def work(worker: int, chunks: list[slice]) -> None:
+            cols = self._cols(worker, chunks, patches) if self.kept is None else None
             for rows in chunks:
-                matmul_rows(self._chunk_cols(rows, worker, build=True), W2, out=Z[rows].reshape(-1, f))  # (b*ho*wo, K) @ (K, f)
+                part = self.kept[rows] if cols is None else cols[:rows.stop - rows.start]  # (b, ho, wo, kh, kw*c)
+                np.copyto(part, patches[rows])
+                matmul_rows(part.reshape(-1, W2.shape[0]), W2, out=Z[rows].reshape(-1, f))  # (b*ho*wo, K) @ (K, f)
 
         for_workers(work, self._chunks(n))
         if self.bias:
@@ -501,13 +496,21 @@ class Conv2D(Layer):
 
     def _dW_im2col(self, dZ: np.ndarray) -> np.ndarray:
         """``dW = cols^T dZ``, summed over the chunks of images (their im2col rebuilt, or kept)."""
-        W, f = self.params["W"], self.filters  # (kh, kw, c, f)
+        W, f, (ho, wo) = self.params["W"], self.filters, self.out_hw  # W (kh, kw, c, f)
+        kh, kw, c, _ = W.shape
+        patches = _patches(self.Xp, kh, kw, self.stride, ho, wo)  # (n, ho, wo, kh, kw*c), a view
 
         def work(worker: int, chunks: list[slice]) -> np.ndarray:
-            dW = np.zeros((math.prod(W.shape[:3]), f), dZ.dtype)  # (K, f)
+            dW = np.zeros((kh * kw * c, f), dZ.dtype)  # (K, f)
             dW_chunk = self._scratch(worker).get("dW", dW.shape, dZ.dtype)  # (K, f)
+            cols = self._cols(worker, chunks, patches) if self.kept is None else None
             for rows in chunks:
-                matmul_cols(self._chunk_cols(rows, worker, build=False), dZ[rows].reshape(-1, f), out=dW_chunk)  # (K, m) @ (m, f)
+                if cols is None:
+                    part = self.kept[rows]  # (b, ho, wo, kh, kw*c), from forward
+                else:
+                    part = cols[:rows.stop - rows.start]
+                    np.copyto(part, patches[rows])
+                matmul_cols(part.reshape(-1, dW.shape[0]), dZ[rows].reshape(-1, f), out=dW_chunk)  # (K, m) @ (m, f)
                 dW += dW_chunk
             return dW
 
@@ -524,10 +527,13 @@ class Conv2D(Layer):
 
         def work(worker: int, chunks: list[slice]) -> np.ndarray:
             dW = np.zeros((kh, kw, c, f), dZ.dtype)
+            step = max(rows.stop - rows.start for rows in chunks)
+            grid, inside = self._scratch(worker).bordered("dZ_grid", (step, hp, wp, f), dZ.dtype, 0, 0, (ho, wo))
             for rows in chunks:
                 Xc = self.Xp[rows]  # (b, hp, wp, c), contiguous
                 b = len(Xc)
-                dZg = _pad(dZ[rows], 0, hp - ho, 0, wp - wo, self._scratch(worker))  # (b, hp, wp, f)
+                inside[:b] = dZ[rows]
+                dZg = grid[:b]  # (b, hp, wp, f): dZ, zero outside the output's pixels
                 V = np.ndarray((b, kh, kw, c, m), Xc.dtype, buffer=Xc, strides=(sn, sh, sw, sc, sw))  # (b, kh, kw, c, m), a view
                 G = np.ndarray((b, 1, 1, m, f), dZg.dtype, buffer=dZg,
                                strides=(dZg.strides[0], 0, 0, *dZg.strides[2:]))  # (b, 1, 1, m, f), a view
@@ -545,10 +551,12 @@ class Conv2D(Layer):
         dXp = np.zeros(self.Xp.shape, dZ.dtype)  # (n, hp, wp, c)
 
         def work(worker: int, chunks: list[slice]) -> None:
+            step = max(rows.stop - rows.start for rows in chunks)
+            dcols = self._scratch(worker).get("dcol", (step, ho, wo, c), dZ.dtype)  # (b, ho, wo, c)
             for rows in chunks:
                 dZc = dZ[rows].reshape(-1, f)  # (m, f), m = b*ho*wo
                 dXc = dXp[rows]  # (b, hp, wp, c), a view
-                dcol = self._scratch(worker).get("dcol", (len(dXc), ho, wo, c), dZ.dtype)  # (b, ho, wo, c)
+                dcol = dcols[:len(dXc)]
                 for i in range(kh):
                     for j in range(kw):
                         matmul_rows(dZc, W_T[i, j], out=dcol.reshape(-1, c))  # (m, f) @ (f, c) -> (m, c)
@@ -565,10 +573,16 @@ class Conv2D(Layer):
         dXp = np.empty(self.Xp.shape, dZ.dtype)  # (n, hp, wp, c)
 
         def work(worker: int, chunks: list[slice]) -> None:
+            step = max(rows.stop - rows.start for rows in chunks)
+            shape = (step, hp + kh - 1, wp + kw - 1, f)
+            dZpad, inside = self._scratch(worker).bordered("dZ_padded", shape, dZ.dtype, kh - 1, kw - 1, dZ.shape[1:3])
+            patches = _patches(dZpad, kh, kw, 1, hp, wp)  # (b, hp, wp, kh, kw*f), a view
+            cols = self._cols(worker, chunks, patches)  # (b, hp, wp, kh, kw*f)
             for rows in chunks:
-                dZpad = _pad(dZ[rows], kh - 1, kh - 1, kw - 1, kw - 1, self._scratch(worker))  # (b, hp+kh-1, wp+kw-1, f)
-                cols = self._cols(dZpad, worker, (hp, wp), 1)  # (b*hp*wp, kh*kw*f)
-                matmul_rows(cols, W_flip, out=dXp[rows].reshape(-1, c))  # (b*hp*wp, kh*kw*f) @ (kh*kw*f, c)
+                b = rows.stop - rows.start
+                inside[:b] = dZ[rows]
+                np.copyto(cols[:b], patches[:b])
+                matmul_rows(cols[:b].reshape(-1, W_flip.shape[0]), W_flip, out=dXp[rows].reshape(-1, c))  # (b*hp*wp, kh*kw*f) @ (kh*kw*f, c)
 
         for_workers(work, self._chunks(n, hp * wp * kh * kw * f))
         return dXp
