@@ -14,7 +14,7 @@ With more than one thread OpenBLAS splits a large product between them, while th
 stays on one: there, and for any other BLAS, ``matmul_rows`` is ``np.matmul``.
 
 ``for_workers`` runs a loop over chunks (a convolution's images) on as many Python threads as
-OpenBLAS may use, each chunk on one BLAS thread: NumPy releases the GIL inside its copies and
+OpenBLAS may use, each chunk on one BLAS thread, each thread taking the next chunk when free: NumPy releases the GIL inside its copies and
 products, so the chunks of a 26 x 26 x 32 convolution run 1.7x faster on two threads than on one,
 where OpenBLAS sharing each product between two threads gained nothing. ``cache_blocks`` gives
 the memory-bound passes of batch norm and pooling their chunks: blocks of rows that stay in the
@@ -160,13 +160,24 @@ def workers() -> int:
 BLOCK_VALUES = 1 << 18
 
 
+def even_cuts(n: int, step: int) -> list[slice]:
+    """``range(n)`` cut into slices of consecutive rows, at most ``step`` each: as few as may be,
+    but an even number of them (where more than one and fewer than ``n``), of sizes that differ
+    by at most one row.
+
+    Two workers then get the same work: with 11 blocks, one did 6 while the other, done with 5,
+    waited. The cut depends on ``n`` and ``step`` only, not on the number of workers."""
+    k = -(-n // step)
+    k += k % 2 if 1 < k < n else 0
+    return [slice(i * n // k, (i + 1) * n // k) for i in range(k)]
+
+
 def cache_blocks(n: int, row_values: int) -> list[tuple[int, slice]]:
-    """``range(n)`` cut into numbered blocks of consecutive rows, about ``BLOCK_VALUES`` values each
-    (at least one row) for rows of ``row_values`` values, for ``for_workers``. The cut does not
-    depend on the number of workers: partial sums kept per block and added in block order give
-    the same bits on one thread as on several."""
-    step = max(1, BLOCK_VALUES // max(1, row_values))
-    return list(enumerate(slice(i, min(i + step, n)) for i in range(0, n, step)))
+    """``range(n)`` cut into numbered blocks of consecutive rows (``even_cuts``), at most about
+    ``BLOCK_VALUES`` values each (at least one row) for rows of ``row_values`` values, for
+    ``for_workers``. The cut does not depend on the number of workers: partial sums kept per
+    block and added in block order give the same bits on one thread as on several."""
+    return list(enumerate(even_cuts(n, max(1, BLOCK_VALUES // max(1, row_values)))))
 
 
 _pool: tuple[ThreadPoolExecutor, int] | None = None  # the pool and its number of threads
@@ -181,24 +192,30 @@ def _executor(size: int) -> ThreadPoolExecutor:
         return _pool[0]
 
 
-def for_workers(work: Callable[[int, list[C]], T], chunks: list[C]) -> list[T]:
-    """Run ``work(w, chunks[w::k])`` for each worker ``w`` of ``k = min(workers(), len(chunks))``;
-    return the ``k`` results in worker order.
+def for_workers(work: Callable[[int, Iterator[C]], T], chunks: list[C]) -> list[T]:
+    """Run ``work(w, feed)`` for each worker ``w`` of ``k = min(workers(), len(chunks))``, where
+    ``feed`` is one iterator over ``chunks`` shared by all of them; return the ``k`` results in
+    worker order.
 
     Worker 0 runs on the calling thread, the others on a pool, with OpenBLAS held to one thread
     (``own_threads``): each product runs whole on its worker's core, with the small-matrix kernel
-    where ``matmul_rows`` chooses it. Chunks are dealt out in turn, not taken as workers free up:
-    which worker adds up which chunks does not depend on timing, and neither do the bits of a sum
-    of the results in worker order. ``work`` must not write where another worker writes or reads,
-    and uses its own scratch memory (``w`` tells whose).
+    where ``matmul_rows`` chooses it. Each worker takes the next chunk when it is done with one
+    (taking is atomic under the GIL), so a worker that starts late (a pool thread wakes up tens
+    of microseconds after the call) or runs slower takes fewer: dealt out in turn, the calling
+    thread had waited 2.8 ms a ``cnn`` batch for the other at the ends of the passes. Which
+    worker gets which chunk therefore depends on timing: ``work`` must not write where another
+    worker writes or reads, must keep any sum it makes per chunk (added up in chunk order
+    afterwards, so that the bits do not depend on the number of threads or on timing), and uses
+    its own scratch memory (``w`` tells whose).
     """
     k = min(workers(), len(chunks)) if len(chunks) > 1 else 1  # one chunk: no need to ask OpenBLAS
     if k <= 1:
-        return [work(0, chunks)]
+        return [work(0, iter(chunks))]
+    feed = iter(chunks)
     with own_threads():
-        futures = [_executor(k - 1).submit(work, w, chunks[w::k]) for w in range(1, k)]
+        futures = [_executor(k - 1).submit(work, w, feed) for w in range(1, k)]
         try:
-            first = work(0, chunks[0::k])
+            first = work(0, feed)
         finally:
             wait(futures)
         return [first, *(f.result() for f in futures)]

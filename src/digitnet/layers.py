@@ -14,12 +14,12 @@ The protocol every layer follows (batches are rows, the batch axis first):
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from .activations import get_activation
-from .blas import cache_blocks, for_workers, matmul_cols, matmul_rows, workers
+from .blas import cache_blocks, even_cuts, for_workers, matmul_cols, matmul_rows, workers
 
 INITS = ("normal", "scaled", "he", "glorot")
 
@@ -353,6 +353,20 @@ def _channel_sums(v: np.ndarray, r: int) -> np.ndarray:
     return v.reshape(*v.shape[:-1], r, -1).sum(axis=-2)  # (..., r*c) -> (..., r, c) -> (..., c)
 
 
+def _length(rows: slice) -> int:
+    """The number of rows in a slice with explicit bounds (a chunk or a block)."""
+    return rows.stop - rows.start
+
+
+def _sum_in_order(parts: np.ndarray) -> np.ndarray:
+    """``parts (k, ...)`` summed over its first axis from the first part to the last: per-chunk
+    sums added in chunk order, whichever worker made which (see ``blas.for_workers``)."""
+    total = parts[0].copy()
+    for part in parts[1:]:
+        total += part
+    return total
+
+
 class Conv2D(Layer):
     """A 2-D convolution (a cross-correlation, as in every framework) over channels-last images.
 
@@ -441,24 +455,24 @@ class Conv2D(Layer):
         self.grid_dW = self.full_dX and not self.keep_cols
         return (ho, wo, self.filters)
 
-    def _chunks(self, n: int, per_image: int | None = None) -> list[slice]:
-        """Consecutive slices of the batch axis, each of as many images as ``CHUNK_ELEMENTS`` allows
-        at ``per_image`` values each (default: one image's im2col matrix)."""
+    def _chunks(self, n: int, per_image: int | None = None) -> tuple[list[slice], int]:
+        """Slices of the batch axis (``blas.even_cuts``), each of at most as many images as
+        ``CHUNK_ELEMENTS`` allows at ``per_image`` values each (default: one image's im2col
+        matrix), and the number of images in the largest."""
         (kh, kw), (ho, wo) = self.kernel_size, self.out_hw
-        step = max(1, self.CHUNK_ELEMENTS // (per_image or ho * wo * kh * kw * self.input_shape[2]))
-        return [slice(start, min(start + step, n)) for start in range(0, n, step)]
+        chunks = even_cuts(n, max(1, self.CHUNK_ELEMENTS // (per_image or ho * wo * kh * kw * self.input_shape[2])))
+        return chunks, max(map(_length, chunks), default=0)
 
     def _scratch(self, worker: int) -> _Scratch:
         while len(self.scratch) <= worker:
             self.scratch.append(_Scratch())
         return self.scratch[worker]
 
-    def _cols(self, worker: int, chunks: list[slice], patches: np.ndarray) -> np.ndarray:
-        """``worker``'s im2col buffer ``(b, ho, wo, kh, kw*c)`` for the largest of its ``chunks`` of
+    def _cols(self, worker: int, b: int, patches: np.ndarray) -> np.ndarray:
+        """``worker``'s im2col buffer ``(b, ho, wo, kh, kw*c)`` for chunks of up to ``b`` images of
         ``patches`` (see ``_patches``), taken once per pass, not per chunk: the loops over chunks
         run on two threads that share one interpreter, and every Python step between two NumPy
         calls is time the other worker may wait for it."""
-        b = max(rows.stop - rows.start for rows in chunks)
         return self._scratch(worker).get("cols", (b, *patches.shape[1:]), patches.dtype)
 
     def forward(self, X, training=False):
@@ -469,15 +483,16 @@ class Conv2D(Layer):
         patches = _patches(self.Xp, kh, kw, self.stride, ho, wo)  # (n, ho, wo, kh, kw*c), a view
         Z = np.empty((n, ho, wo, f), np.result_type(X.dtype, W2.dtype))
         self.kept = np.empty(patches.shape, X.dtype) if training and self.keep_cols else None
+        chunks, step = self._chunks(n)
 
-        def work(worker: int, chunks: list[slice]) -> None:
-            cols = self._cols(worker, chunks, patches) if self.kept is None else None
-            for rows in chunks:
-                part = self.kept[rows] if cols is None else cols[:rows.stop - rows.start]  # (b, ho, wo, kh, kw*c)
+        def work(worker: int, feed: Iterator[slice]) -> None:
+            cols = self._cols(worker, step, patches) if self.kept is None else None
+            for rows in feed:
+                part = self.kept[rows] if cols is None else cols[:_length(rows)]  # (b, ho, wo, kh, kw*c)
                 np.copyto(part, patches[rows])
                 matmul_rows(part.reshape(-1, W2.shape[0]), W2, out=Z[rows].reshape(-1, f))  # (b*ho*wo, K) @ (K, f)
 
-        for_workers(work, self._chunks(n))
+        for_workers(work, chunks)
         if self.bias:
             Z += self.params["b"]  # (n, ho, wo, f) + (f,)
         return Z
@@ -499,22 +514,21 @@ class Conv2D(Layer):
         W, f, (ho, wo) = self.params["W"], self.filters, self.out_hw  # W (kh, kw, c, f)
         kh, kw, c, _ = W.shape
         patches = _patches(self.Xp, kh, kw, self.stride, ho, wo)  # (n, ho, wo, kh, kw*c), a view
+        chunks, step = self._chunks(len(dZ))
+        dWs = np.empty((len(chunks), kh * kw * c, f), dZ.dtype)  # (chunks, K, f): each chunk's sum
 
-        def work(worker: int, chunks: list[slice]) -> np.ndarray:
-            dW = np.zeros((kh * kw * c, f), dZ.dtype)  # (K, f)
-            dW_chunk = self._scratch(worker).get("dW", dW.shape, dZ.dtype)  # (K, f)
-            cols = self._cols(worker, chunks, patches) if self.kept is None else None
-            for rows in chunks:
+        def work(worker: int, feed: Iterator[tuple[int, slice]]) -> None:
+            cols = self._cols(worker, step, patches) if self.kept is None else None
+            for k, rows in feed:
                 if cols is None:
                     part = self.kept[rows]  # (b, ho, wo, kh, kw*c), from forward
                 else:
-                    part = cols[:rows.stop - rows.start]
+                    part = cols[:_length(rows)]
                     np.copyto(part, patches[rows])
-                matmul_cols(part.reshape(-1, dW.shape[0]), dZ[rows].reshape(-1, f), out=dW_chunk)  # (K, m) @ (m, f)
-                dW += dW_chunk
-            return dW
+                matmul_cols(part.reshape(-1, dWs.shape[1]), dZ[rows].reshape(-1, f), out=dWs[k])  # (K, m) @ (m, f)
 
-        return sum(for_workers(work, self._chunks(len(dZ)))).reshape(W.shape)  # (K, f) -> (kh, kw, c, f)
+        for_workers(work, list(enumerate(chunks)))
+        return _sum_in_order(dWs).reshape(W.shape)  # (K, f) -> (kh, kw, c, f)
 
     def _dW_grid(self, dZ: np.ndarray) -> np.ndarray:
         """``dW`` without im2col (stride 1): ``dW[i, j] = sum_p Xp[p + (i, j)]^T dZ[p]``, with ``p`` run
@@ -524,12 +538,13 @@ class Conv2D(Layer):
         n, hp, wp, c = self.Xp.shape
         m = hp * wp - (kh - 1) * wp - (kw - 1)  # grid positions whose patch lies inside the image
         sn, sh, sw, sc = self.Xp.strides
+        chunks, step = self._chunks(n, hp * wp * c)
+        dWs = np.empty((len(chunks), kh * kw * c * f), dZ.dtype)  # each chunk's sum
 
-        def work(worker: int, chunks: list[slice]) -> np.ndarray:
-            dW = np.zeros((kh, kw, c, f), dZ.dtype)
-            step = max(rows.stop - rows.start for rows in chunks)
+        def work(worker: int, feed: Iterator[tuple[int, slice]]) -> None:
             grid, inside = self._scratch(worker).bordered("dZ_grid", (step, hp, wp, f), dZ.dtype, 0, 0, (ho, wo))
-            for rows in chunks:
+            parts = self._scratch(worker).get("dW_parts", (step, kh * kw * c * f), dZ.dtype)
+            for k, rows in feed:
                 Xc = self.Xp[rows]  # (b, hp, wp, c), contiguous
                 b = len(Xc)
                 inside[:b] = dZ[rows]
@@ -537,23 +552,22 @@ class Conv2D(Layer):
                 V = np.ndarray((b, kh, kw, c, m), Xc.dtype, buffer=Xc, strides=(sn, sh, sw, sc, sw))  # (b, kh, kw, c, m), a view
                 G = np.ndarray((b, 1, 1, m, f), dZg.dtype, buffer=dZg,
                                strides=(dZg.strides[0], 0, 0, *dZg.strides[2:]))  # (b, 1, 1, m, f), a view
-                parts = self._scratch(worker).get("dW_parts", (b, kh, kw, c, f), dZ.dtype)
-                np.matmul(V, G, out=parts)  # (b, kh, kw, c, m) @ (b, 1, 1, m, f) -> (b, kh, kw, c, f)
-                dW += _column_sums(parts.reshape(b, -1)).reshape(dW.shape)  # (b, kh*kw*c*f) -> (kh, kw, c, f)
-            return dW
+                np.matmul(V, G, out=parts[:b].reshape(b, kh, kw, c, f))  # (b, kh, kw, c, m) @ (b, 1, 1, m, f) -> (b, kh, kw, c, f)
+                np.matmul(np.ones(b, dZ.dtype), parts[:b], out=dWs[k])  # (b,) @ (b, kh*kw*c*f): the chunk's sum
 
-        return sum(for_workers(work, self._chunks(n, hp * wp * c)))  # (kh, kw, c, f)
+        for_workers(work, list(enumerate(chunks)))
+        return _sum_in_order(dWs).reshape(kh, kw, c, f)
 
     def _dXp_scatter(self, dZ: np.ndarray) -> np.ndarray:
         """d(cost)/d(padded input) by adding ``dZ W[i, j]^T`` onto each offset's slice."""
         (kh, kw), (ho, wo), s, f = self.kernel_size, self.out_hw, self.stride, self.filters
         W_T, c = np.ascontiguousarray(self.params["W"].swapaxes(2, 3)), self.input_shape[2]  # (kh, kw, f, c)
         dXp = np.zeros(self.Xp.shape, dZ.dtype)  # (n, hp, wp, c)
+        chunks, step = self._chunks(len(dZ))
 
-        def work(worker: int, chunks: list[slice]) -> None:
-            step = max(rows.stop - rows.start for rows in chunks)
+        def work(worker: int, feed: Iterator[slice]) -> None:
             dcols = self._scratch(worker).get("dcol", (step, ho, wo, c), dZ.dtype)  # (b, ho, wo, c)
-            for rows in chunks:
+            for rows in feed:
                 dZc = dZ[rows].reshape(-1, f)  # (m, f), m = b*ho*wo
                 dXc = dXp[rows]  # (b, hp, wp, c), a view
                 dcol = dcols[:len(dXc)]
@@ -562,7 +576,7 @@ class Conv2D(Layer):
                         matmul_rows(dZc, W_T[i, j], out=dcol.reshape(-1, c))  # (m, f) @ (f, c) -> (m, c)
                         dXc[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :] += dcol
 
-        for_workers(work, self._chunks(len(dZ)))
+        for_workers(work, chunks)
         return dXp
 
     def _dXp_full(self, dZ: np.ndarray) -> np.ndarray:
@@ -571,20 +585,20 @@ class Conv2D(Layer):
         n, hp, wp, c = self.Xp.shape
         W_flip = self.params["W"][::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * f, c)  # (kh*kw*f, c)
         dXp = np.empty(self.Xp.shape, dZ.dtype)  # (n, hp, wp, c)
+        chunks, step = self._chunks(n, hp * wp * kh * kw * f)
 
-        def work(worker: int, chunks: list[slice]) -> None:
-            step = max(rows.stop - rows.start for rows in chunks)
+        def work(worker: int, feed: Iterator[slice]) -> None:
             shape = (step, hp + kh - 1, wp + kw - 1, f)
             dZpad, inside = self._scratch(worker).bordered("dZ_padded", shape, dZ.dtype, kh - 1, kw - 1, dZ.shape[1:3])
             patches = _patches(dZpad, kh, kw, 1, hp, wp)  # (b, hp, wp, kh, kw*f), a view
-            cols = self._cols(worker, chunks, patches)  # (b, hp, wp, kh, kw*f)
-            for rows in chunks:
-                b = rows.stop - rows.start
+            cols = self._cols(worker, len(dZpad), patches)  # (b, hp, wp, kh, kw*f)
+            for rows in feed:
+                b = _length(rows)
                 inside[:b] = dZ[rows]
                 np.copyto(cols[:b], patches[:b])
                 matmul_rows(cols[:b].reshape(-1, W_flip.shape[0]), W_flip, out=dXp[rows].reshape(-1, c))  # (b*hp*wp, kh*kw*f) @ (kh*kw*f, c)
 
-        for_workers(work, self._chunks(n, hp * wp * kh * kw * f))
+        for_workers(work, chunks)
         return dXp
 
     def config(self):
@@ -641,8 +655,8 @@ class MaxPool2D(Layer):
     def forward(self, X, training=False):
         A = np.empty((len(X), *self.out_shape), X.dtype)  # (n, ho, wo, c)
 
-        def work(worker: int, blocks: list[tuple[int, slice]]) -> None:
-            for _, rows in blocks:
+        def work(worker: int, feed: Iterator[tuple[int, slice]]) -> None:
+            for _, rows in feed:
                 views = self._windows(X[rows])
                 _, first = next(views)
                 np.copyto(A[rows], first)
@@ -662,8 +676,8 @@ class MaxPool2D(Layer):
             # The windows tile the image: one comparison and one product over the whole input.
             dX = np.empty((n, ho, p, wo, p, c), dA.dtype)  # a window's p x p inputs on axes 2 and 4
 
-            def work(worker: int, blocks: list[tuple[int, slice]]) -> None:
-                for _, rows in blocks:
+            def work(worker: int, feed: Iterator[tuple[int, slice]]) -> None:
+                for _, rows in feed:
                     X6, A = self.X[rows].reshape(-1, ho, p, wo, p, c), self.A[rows]  # views
                     hit = X6 == A[:, :, None, :, None, :]  # (b, ho, p, wo, p, c): equal to the window's maximum
                     if np.count_nonzero(hit) > A.size:  # some window ties
@@ -773,8 +787,8 @@ class BatchNorm(Layer):
                 raise ValueError(f"batch normalisation needs at least 2 values per channel in training, got {m}")
             sums = np.empty((len(blocks), 2, Xw.shape[1]), Xw.dtype)  # per block: sum_rows X, sum_rows X**2
 
-            def moments(worker: int, mine: list[tuple[int, slice]]) -> None:
-                for k, rows in mine:
+            def moments(worker: int, feed: Iterator[tuple[int, slice]]) -> None:
+                for k, rows in feed:
                     sums[k, 0] = _column_sums(Xw[rows])
                     sums[k, 1] = np.einsum("ij,ij->j", Xw[rows], Xw[rows])
 
@@ -800,8 +814,8 @@ class BatchNorm(Layer):
         s, t = np.tile(scale, r), np.tile(self.params["beta"] - self.mu * scale, r)  # (r*c,)
         Y = np.empty(Xw.shape, np.result_type(Xw, s))  # (m / r, r*c)
 
-        def normalise(worker: int, mine: list[tuple[int, slice]]) -> None:
-            for _, rows in mine:
+        def normalise(worker: int, feed: Iterator[tuple[int, slice]]) -> None:
+            for _, rows in feed:
                 y = Y[rows]
                 np.multiply(Xw[rows], s, out=y)
                 y += t
@@ -820,8 +834,8 @@ class BatchNorm(Layer):
         blocks = cache_blocks(len(dYw), dYw.shape[1])
         sums = np.empty((len(blocks), 2, dYw.shape[1]), dYw.dtype)  # per block: sum_rows dY, sum_rows dY * X
 
-        def moments(worker: int, mine: list[tuple[int, slice]]) -> None:
-            for k, rows in mine:
+        def moments(worker: int, feed: Iterator[tuple[int, slice]]) -> None:
+            for k, rows in feed:
                 d = dYw[rows]
                 if Yw is not None:
                     np.multiply(d, Yw[rows] > 0, out=d)  # ReLU's backward, in the gradient handed to us
@@ -842,8 +856,8 @@ class BatchNorm(Layer):
         tk, tb, ts = np.tile(k, r), np.tile(dbeta / m - self.mu * k, r), np.tile(scale, r)  # (r*c,)
         dX = np.empty(dYw.shape, np.result_type(dYw, Xw, tk))  # (m / r, r*c)
 
-        def gradient(worker: int, mine: list[tuple[int, slice]]) -> None:
-            for _, rows in mine:
+        def gradient(worker: int, feed: Iterator[tuple[int, slice]]) -> None:
+            for _, rows in feed:
                 d = dX[rows]
                 np.multiply(Xw[rows], tk, out=d)
                 d += tb
