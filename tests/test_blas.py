@@ -223,3 +223,37 @@ def test_a_network_with_convolutions_holds_openblas_to_one_thread_in_each_pass()
         mlp.backward(mlp.forward(np.ones((3, 4))), need_dX=True)
         assert (conv.seen, conv.seen_back, dense.seen, dense.seen_back) == (1, 1, 2, 2)
         assert blas.threads() == 2
+
+
+def test_a_small_cnn_trains_to_the_same_bits_on_one_thread_as_on_two(monkeypatch):
+    """Every pass that workers share keeps its sums per chunk or block and adds them in order, so
+    training gives the same weights on one thread as on two, once ``dX`` is taken the same way
+    (full correlation: one thread scatters where it is faster, see ``Conv2D``)."""
+    from digitnet.layers import Conv2D
+    from digitnet.network import Network
+    from digitnet.optimizers import make_optimizer
+    from digitnet.training import run_epoch
+
+    monkeypatch.setattr(blas, "BLOCK_VALUES", 500)
+    monkeypatch.setattr(Conv2D, "CHUNK_ELEMENTS", 3000)  # several chunks a pass
+    rng = np.random.default_rng(0)
+    X = rng.random((48, 144), dtype=np.float32)
+    Y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 48)]
+    config = [{"type": "reshape", "shape": [12, 12, 1]},
+              {"type": "conv2d", "filters": 4, "kernel_size": 3, "bias": False}, {"type": "batchnorm", "relu": True},
+              {"type": "conv2d", "filters": 6, "kernel_size": 3, "bias": False}, {"type": "batchnorm"},
+              {"type": "maxpool2d", "pool_size": 2}, {"type": "activation", "name": "relu"},
+              {"type": "flatten"}, {"type": "dense", "units": 10, "init": "glorot"},
+              {"type": "activation", "name": "softmax"}]
+    weights = []
+    for threads in (1, 2):
+        net = Network([layer_from_config(c) for c in config], cost="cross-entropy", input_shape=(144,), seed=0)
+        for layer in net.layers:
+            if isinstance(layer, Conv2D):
+                layer.full_dX = layer.full_dX_workers = True
+        with threadpool_limits(threads):
+            run_epoch(net, X, Y, 16, make_optimizer("adam", 1e-2, 0.9))
+        weights.append([a for layer in net.layers for a in (*layer.params.values(), *layer.buffers.values())])
+    assert len(weights[0]) == 12  # W; gamma, beta, running mean and variance; W; the same four; W, b
+    for one, two in zip(*weights):
+        np.testing.assert_array_equal(one, two)

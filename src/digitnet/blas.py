@@ -37,11 +37,12 @@ C = TypeVar("C")  # a chunk: a slice of the batch, or a numbered block
 
 SMALL_MNK = 100**3  # OpenBLAS takes its small-matrix kernel up to this many multiply-adds
 # Fewer rows per piece measured no faster than one large product, on the cnn preset's layers:
-# faster with 108 rows (k*n of 9,216), 244 and 488 (the dX products); as fast or slower with 54.
+# faster with 108 rows (k*n of 9,216), 244 and 488 (the scattered dX products); as fast or slower
+# with 54.
 MIN_ROWS = 64
 # Pieces are cut to a multiple of the kernel's tile of rows (16 float32 in an AVX-512 register), so
-# that no piece ends in a partial tile: (576, 288) @ (288, 32) as 6 pieces of 96 rows ran 10% faster
-# than as 5 of 108 and one of 36, on one thread and on two workers.
+# that no piece ends in a partial tile: (576, 288) @ (288, 32) as 6 pieces of 96 rows ran about 10%
+# faster than as 5 of 108 and one of 36, on one thread and on two workers.
 TILE_ROWS = 16
 
 

@@ -399,9 +399,11 @@ class Conv2D(Layer):
     an im2col is slow for its size, so training keeps the whole batch's ``cols`` from forward
     (3 MB for the cnn preset's first layer, whose pass got 25% faster).
 
-    The chunks are dealt to as many worker threads as OpenBLAS may use (``blas.for_workers``),
-    each with its own scratch memory; their products go through ``blas.matmul_rows`` and
-    ``blas.matmul_cols``, which cut them for OpenBLAS's small-matrix kernel.
+    The chunks go to as many worker threads as OpenBLAS may use (``blas.for_workers``), each
+    with its own scratch memory, each taking the next chunk when free; their products go through
+    ``blas.matmul_rows`` and ``blas.matmul_cols``, which cut them for OpenBLAS's small-matrix
+    kernel. ``dW`` is kept per chunk and the chunks' parts added in chunk order, so its bits do not
+    depend on which worker took which chunk, or on how many workers there are.
 
     ``padding`` is an integer (zeros on every side) or ``"same"`` (output ``ceil(h / stride)``).
     ``bias=False`` drops ``b`` (for a convolution followed by batch norm, see ``init_params``).
