@@ -14,9 +14,11 @@ With more than one thread OpenBLAS splits a large product between them, while th
 stays on one: there, and for any other BLAS, ``matmul_rows`` is ``np.matmul``.
 
 ``for_workers`` runs a loop over chunks (a convolution's images) on as many Python threads as
-OpenBLAS may use, each chunk on one BLAS thread, each thread taking the next chunk when free: NumPy releases the GIL inside its copies and
-products, so the chunks of a 26 x 26 x 32 convolution run 1.7x faster on two threads than on one,
-where OpenBLAS sharing each product between two threads gained nothing. ``cache_blocks`` gives
+OpenBLAS may use, each chunk on one BLAS thread, each thread taking the next chunk when free:
+NumPy releases the GIL inside its copies and products, so the chunks of a 26 x 26 x 32
+convolution run 1.7x faster on two threads than on one, where OpenBLAS sharing each product
+between two threads gained nothing. (Two processes, each with half the chunks, run 1.9x faster:
+the threads still wait for each other's hold on the GIL between calls.) ``cache_blocks`` gives
 the memory-bound passes of batch norm and pooling their chunks: blocks of rows that stay in the
 cache while several operations run over them.
 """
@@ -202,12 +204,11 @@ def for_workers(work: Callable[[int, Iterator[C]], T], chunks: list[C]) -> list[
     (``own_threads``): each product runs whole on its worker's core, with the small-matrix kernel
     where ``matmul_rows`` chooses it. Each worker takes the next chunk when it is done with one
     (taking is atomic under the GIL), so a worker that starts late (a pool thread wakes up tens
-    of microseconds after the call) or runs slower takes fewer: dealt out in turn, the calling
-    thread had waited 2.8 ms a ``cnn`` batch for the other at the ends of the passes. Which
-    worker gets which chunk therefore depends on timing: ``work`` must not write where another
-    worker writes or reads, must keep any sum it makes per chunk (added up in chunk order
-    afterwards, so that the bits do not depend on the number of threads or on timing), and uses
-    its own scratch memory (``w`` tells whose).
+    of microseconds after the call) or runs slower takes fewer, where chunks dealt out in turn
+    kept the other waiting at the end. Which worker gets which chunk therefore depends on
+    timing: ``work`` must not write where another worker writes or reads, must keep any sum it
+    makes per chunk (added up in chunk order afterwards, so that the bits depend neither on the
+    number of threads nor on timing), and uses its own scratch memory (``w`` tells whose).
     """
     k = min(workers(), len(chunks)) if len(chunks) > 1 else 1  # one chunk: no need to ask OpenBLAS
     if k <= 1:

@@ -555,7 +555,7 @@ class Conv2D(Layer):
                 G = np.ndarray((b, 1, 1, m, f), dZg.dtype, buffer=dZg,
                                strides=(dZg.strides[0], 0, 0, *dZg.strides[2:]))  # (b, 1, 1, m, f), a view
                 np.matmul(V, G, out=parts[:b].reshape(b, kh, kw, c, f))  # (b, kh, kw, c, m) @ (b, 1, 1, m, f) -> (b, kh, kw, c, f)
-                np.matmul(np.ones(b, dZ.dtype), parts[:b], out=dWs[k])  # (b,) @ (b, kh*kw*c*f): the chunk's sum
+                dWs[k] = _column_sums(parts[:b])  # (b, kh*kw*c*f) -> the chunk's sum
 
         for_workers(work, list(enumerate(chunks)))
         return _sum_in_order(dWs).reshape(kh, kw, c, f)
