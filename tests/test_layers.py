@@ -596,3 +596,26 @@ def test_wide_networks_predict_in_chunks_that_bound_memory():
     net.CHUNK_VALUES = net.widest * 7  # room for 7 images at a time
     np.testing.assert_allclose(net.predict_raw(X, batch_size=50), whole, rtol=1e-12)
     assert rows == [7] * 7 + [1]
+
+
+@pytest.mark.parametrize("full", [True, False], ids=["dX-full", "dX-scatter"])
+def test_conv2d_scratch_serves_batches_of_any_size_in_turn(full):
+    """The padded scratch arrays (zeroed once) serve a smaller batch from a larger one's memory:
+    gradients after batches of 6, 2 and 6 images equal those of a fresh layer."""
+    rng = np.random.default_rng(0)
+    used = Conv2D(3, 3, padding=1)
+    used.build((7, 7, 2), np.random.default_rng(1), F64)
+    used.full_dX = used.full_dX_workers = full
+    used.grid_dW = True
+    for n in (6, 2, 6):
+        X, dZ = rng.normal(size=(n, 7, 7, 2)), rng.normal(size=(n, 7, 7, 3))
+        fresh = Conv2D(3, 3, padding=1)
+        fresh.build((7, 7, 2), np.random.default_rng(1), F64)
+        fresh.full_dX = fresh.full_dX_workers = full
+        fresh.grid_dW = True
+        results = []
+        for layer in (used, fresh):
+            layer.forward(X, training=True)
+            results.append((layer.backward(dZ.copy()), layer.grads["W"]))
+        for a, b in zip(*results):
+            np.testing.assert_array_equal(a, b)

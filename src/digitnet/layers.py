@@ -298,11 +298,13 @@ class _Scratch:
     def bordered(self, name: str, shape: tuple[int, int, int, int], dtype, top: int, left: int,
                  hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """An array ``(n, hp, wp, c)`` that is zero outside its ``hw`` inside at ``(top, left)``,
-        and a view of that inside. Zeroed only when made: callers write only the inside, so the
-        border stays zero from one chunk, and one batch, to the next."""
+        and a view of that inside. Zeroed only when made (the first ``n`` images of a larger one
+        serve a smaller batch): callers write only the inside, so the border stays zero from one
+        chunk, and one batch, to the next."""
         buf = self.arrays.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
+        if buf is None or len(buf) < shape[0] or buf.shape[1:] != shape[1:] or buf.dtype != dtype:
             buf = self.arrays[name] = np.zeros(shape, dtype)
+        buf = buf[:shape[0]]
         return buf, buf[:, top:top + hw[0], left:left + hw[1], :]
 
 
