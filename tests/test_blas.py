@@ -227,13 +227,16 @@ def test_a_network_with_convolutions_holds_openblas_to_one_thread_in_each_pass()
 
 def test_a_small_cnn_trains_to_the_same_bits_on_one_thread_as_on_two(monkeypatch):
     """Every pass that workers share keeps its sums per chunk or block and adds them in order, so
-    training gives the same weights on one thread as on two, once ``dX`` is taken the same way
-    (full correlation: one thread scatters where it is faster, see ``Conv2D``)."""
+    training gives the same weights on one thread as on two worker threads, once ``dX`` is taken
+    the same way (full correlation: one thread scatters where it is faster, see ``Conv2D``).
+    (Training runs as processes where it can, ``tests/test_replicas.py``: here on threads.)"""
+    from digitnet import replicas
     from digitnet.layers import Conv2D
     from digitnet.network import Network
     from digitnet.optimizers import make_optimizer
     from digitnet.training import run_epoch
 
+    monkeypatch.setattr(replicas, "ENABLED", False)
     monkeypatch.setattr(blas, "BLOCK_VALUES", 500)
     monkeypatch.setattr(Conv2D, "CHUNK_ELEMENTS", 3000)  # several chunks a pass
     rng = np.random.default_rng(0)

@@ -13,17 +13,19 @@ exactly where an uninterrupted run would be.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import fused
+from . import fused, replicas
+from .blas import own_threads, workers
 from .data import Dataset, one_hot
 from .network import Network
 from .optimizers import Optimizer, learning_rate, make_optimizer
@@ -193,20 +195,43 @@ def run_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int, optim
         return fused.sgd_epoch(net, X, Y, bounds, optimizer, on_batch)
     perm = net.rng.permutation(len(X))  # (n,)
     total = 0.0
-    for i, j in bounds:
-        # Gathering each batch as it is needed stays in cache; a shuffled copy of the whole set
-        # would be written to and read back from memory (150 MB for MNIST) every epoch.
-        idx = perm[i:j]  # (b,)
-        xb = X[idx]  # (b, 784)
-        if augment is not None:
-            xb = augment(xb, net.rng)
-        cost = net.backprop(xb, Y[idx], optimizer.grad_scale())
-        if not math.isfinite(cost):
-            return cost
-        optimizer.step(net.params, net.grads, scaled=True)
-        total += cost * len(xb)
-        on_batch(1)
+    with _replicas(net, max(j - i for i, j in bounds)) as main:
+        for i, j in bounds:
+            # Gathering each batch as it is needed stays in cache; a shuffled copy of the whole set
+            # would be written to and read back from memory (150 MB for MNIST) every epoch.
+            idx = perm[i:j]  # (b,)
+            xb = X[idx]  # (b, 784)
+            if augment is not None:
+                xb = augment(xb, net.rng)
+            with replicas.split():
+                cost = net.backprop(xb, Y[idx], optimizer.grad_scale())
+            if not math.isfinite(cost):
+                return cost
+            optimizer.step(net.params, net.grads, scaled=True)
+            total += cost * len(xb)
+            if main:
+                on_batch(1)
     return total / len(X)
+
+
+@contextlib.contextmanager
+def _replicas(net: Network, batch: int) -> Iterator[bool]:
+    """For a network with worker layers (convolutions) and more than one core: the epoch's
+    processes (``digitnet.replicas``), one per thread OpenBLAS may use, each held to one thread.
+    Else nothing. Yields whether this is the process that reports progress."""
+    k = workers() if net.own_threads else 1
+    if not replicas.possible(k):
+        yield True
+        return
+    with own_threads(), replicas.replicas(k, _arena_bytes(net, batch)) as main:
+        yield main
+
+
+def _arena_bytes(net: Network, batch: int) -> int:
+    """A bound on the shared arrays of one pass of ``batch`` rows: a few of the widest layer's
+    outputs per layer, and a copy of the parameters per image (a convolution's ``dW`` per chunk)."""
+    params = sum(p.size for p in net.params)
+    return net.dtype.itemsize * (batch + 1) * (4 * len(net.layers) * net.widest + params) + (1 << 20)
 
 
 def format_epoch(record: dict[str, Any], epochs: int) -> str:
