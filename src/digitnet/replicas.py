@@ -29,10 +29,11 @@ stores in order (x86-64): elsewhere training stays on threads.
 
 from __future__ import annotations
 
+import functools
 import math
+import multiprocessing
 import mmap
 import os
-import platform
 import signal
 from contextlib import contextmanager
 from typing import Iterator, Sequence, TypeVar
@@ -43,27 +44,36 @@ C = TypeVar("C")
 
 ENABLED = True  # tests turn it off to compare with the threads
 ALIGN = 64  # bytes: every array from ``empty`` starts on a cache line of its own
-_FLAGS = ALIGN  # each process's barrier counter gets a cache line
-_SPINS = 4_000  # barrier polls before each look at whether the other processes still run
+_POLLS = 200  # barrier polls (about 0.2 us each) before a waiting process sleeps
 
 
 def possible(k: int) -> bool:
     """Whether ``k`` replica processes can train here (see the module's docstring)."""
-    return ENABLED and k > 1 and hasattr(os, "fork") and platform.machine().lower() in ("x86_64", "amd64")
+    return ENABLED and k > 1 and hasattr(os, "fork") and _semaphores_work()
+
+
+@functools.cache
+def _semaphores_work() -> bool:
+    try:
+        _CONTEXT.Semaphore(0)
+    except (OSError, ImportError):  # e.g. no writable /dev/shm
+        return False
+    return True
+
+
+_CONTEXT = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
 
 
 class _Arena:
     """A stretch of memory mapped shared into every process, handed out from its start again at
     each ``split()``: the processes ask for the same arrays in the same order, so each gets the
-    same offsets. Its first cache lines hold the barrier counters."""
+    same offsets."""
 
-    def __init__(self, size: int, k: int) -> None:
-        self.size, self.k = size, k
+    def __init__(self, size: int) -> None:
+        self.size = size
         self.memory = mmap.mmap(-1, size, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
         self.base = np.frombuffer(self.memory, np.uint8).ctypes.data
-        self.counters = np.ndarray((k,), np.int64, buffer=self.memory, strides=(_FLAGS,))  # (k,), a view
-        self.start = k * _FLAGS
-        self.used = self.start
+        self.used = 0
 
     def empty(self, shape: tuple[int, ...], dtype) -> np.ndarray:
         dtype = np.dtype(dtype)
@@ -76,26 +86,35 @@ class _Arena:
 
 
 class _Replica:
-    """This process's place among the ``k``: its rank (0 for the process that started training)."""
+    """This process's place among the ``k``: its rank (0 for the process that started training),
+    and a semaphore from each process to each other one (``wake[to][by]``)."""
 
-    def __init__(self, arena: _Arena, rank: int, children: list[int], parent: int) -> None:
-        self.arena, self.rank, self.k = arena, rank, arena.k
+    def __init__(self, arena: _Arena, wake: list[list], rank: int, children: list[int], parent: int) -> None:
+        self.arena, self.wake, self.rank, self.k = arena, wake, rank, len(wake)
         self.children, self.parent = children, parent
-        self.generation = int(arena.counters[rank])
         self.splitting = False
 
     def barrier(self) -> None:
-        """Wait until every process has come this far (each counts the barriers it has passed)."""
-        self.generation += 1
-        counters, g = self.arena.counters, self.generation
-        counters[self.rank] = g  # stored after this process's results: x86-64 keeps stores in order
-        spins = 0
-        while counters.min() < g:
-            spins += 1
-            if spins % _SPINS == 0:
-                self._check_others()
-                if spins >= 16 * _SPINS:
-                    os.sched_yield()  # a long wait: another process is descheduled, give it the core
+        """Tell every other process that this one has come this far, and wait until each has told
+        this one. A sender's posts are counted apart from the others' (one semaphore per pair), so
+        a fast process's post for the next barrier cannot stand in for a slow one's for this one;
+        posting and taking a semaphore order the memory around them, so every array written
+        before the barrier is seen whole after it. A process waits by polling for a moment (most
+        waits are a few microseconds) and then sleeps: a spinning process would take a core, or
+        the CPU time of a throttled machine, from the process it waits for."""
+        for other in range(self.k):
+            if other != self.rank:
+                self.wake[other][self.rank].release()
+        for other in range(self.k):
+            if other != self.rank:
+                self._take(self.wake[self.rank][other])
+
+    def _take(self, semaphore) -> None:
+        for _ in range(_POLLS):
+            if semaphore.acquire(False):
+                return
+        while not semaphore.acquire(timeout=0.1):
+            self._check_others()
 
     def _check_others(self) -> None:
         if self.rank == 0:
@@ -129,9 +148,9 @@ def replicas(k: int, arena_bytes: int) -> Iterator[bool]:
     global _arena, _self
     if _self is not None:
         raise RuntimeError("replicas do not nest")
-    if _arena is None or _arena.size < arena_bytes or _arena.k != k:
-        _arena = _Arena(arena_bytes, k)
-    _arena.counters[:] = 0
+    if _arena is None or _arena.size < arena_bytes:
+        _arena = _Arena(arena_bytes)
+    wake = [[_CONTEXT.Semaphore(0) for _ in range(k)] for _ in range(k)]
     parent, children = os.getpid(), []
     rank = 0
     for r in range(1, k):
@@ -140,7 +159,7 @@ def replicas(k: int, arena_bytes: int) -> Iterator[bool]:
             rank, children = r, []
             break
         children.append(pid)
-    _self = _Replica(_arena, rank, children, parent)
+    _self = _Replica(_arena, wake, rank, children, parent)
     if rank:
         code = 0
         try:
@@ -169,7 +188,7 @@ def split() -> Iterator[None]:
     if me is None:
         yield
         return
-    me.arena.used = me.arena.start
+    me.arena.used = 0
     me.splitting = True
     try:
         yield
