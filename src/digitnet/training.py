@@ -188,7 +188,9 @@ def run_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int, optim
     """One pass over a permutation of ``(X, Y)`` drawn from ``net.rng``; returns the mean batch cost.
 
     Stops at the first batch whose cost is not finite and returns that cost (NaN or inf). The
-    classic network with plain SGD takes a faster road to the same arithmetic (``digitnet.fused``).
+    classic network with plain SGD takes a faster road to the same arithmetic (``digitnet.fused``);
+    a network with convolutions runs the epoch in one process per core (``digitnet.replicas``),
+    each pass shared between them, with the bits of one thread.
     """
     bounds = batch_bounds(len(X), batch_size, net.min_batch)
     if augment is None and fused.supports(net, optimizer):
@@ -196,6 +198,7 @@ def run_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int, optim
     perm = net.rng.permutation(len(X))  # (n,)
     total = 0.0
     with _replicas(net, max(j - i for i, j in bounds)) as main:
+        split = replicas.split if replicas.single() else contextlib.nullcontext
         for i, j in bounds:
             # Gathering each batch as it is needed stays in cache; a shuffled copy of the whole set
             # would be written to and read back from memory (150 MB for MNIST) every epoch.
@@ -203,7 +206,7 @@ def run_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int, optim
             xb = X[idx]  # (b, 784)
             if augment is not None:
                 xb = augment(xb, net.rng)
-            with replicas.split():
+            with split():
                 cost = net.backprop(xb, Y[idx], optimizer.grad_scale())
             if not math.isfinite(cost):
                 return cost
