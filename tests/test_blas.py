@@ -260,3 +260,25 @@ def test_a_small_cnn_trains_to_the_same_bits_on_one_thread_as_on_two(monkeypatch
     assert len(weights[0]) == 12  # W; gamma, beta, running mean and variance; W; the same four; W, b
     for one, two in zip(*weights):
         np.testing.assert_array_equal(one, two)
+
+
+def test_the_openblas_of_numpy_is_found_in_either_order_and_passes_hold_every_openblas(monkeypatch):
+    """SciPy's wheels load an OpenBLAS of their own, listed before or after NumPy's as the hash
+    seed falls: taking the first held SciPy's to one thread in half the runs, and NumPy's
+    products inside the worker threads then ran on two threads each."""
+    from pathlib import Path
+
+    import scipy.ndimage  # noqa: F401  (loads SciPy's OpenBLAS)
+
+    libs = blas._openblases()
+    numpy_libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
+    assert len(libs) == 2 and sum(Path(c.filepath).resolve().parent == numpy_libs for c in libs) == 1
+    for order in (libs, libs[::-1]):
+        monkeypatch.setattr(blas, "_openblases", lambda order=order: list(order))
+        blas._openblas.cache_clear()
+        assert Path(blas._openblas().filepath).resolve().parent == numpy_libs
+        with threadpool_limits(2):
+            with blas.own_threads():
+                assert [c.get_num_threads() for c in libs] == [1, 1] and blas.workers() == 2
+            assert [c.get_num_threads() for c in libs] == [2, 2]
+    blas._openblas.cache_clear()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
@@ -50,11 +51,23 @@ MIN_ROWS = 64
 TILE_ROWS = 16
 
 
+def _openblases() -> list:
+    """The controllers of every OpenBLAS loaded in the process (NumPy's; SciPy's wheels bring their own)."""
+    return ThreadpoolController().select(internal_api="openblas").lib_controllers
+
+
 @functools.cache
 def _openblas():
-    """The controller of the OpenBLAS that NumPy loaded, or None for another BLAS."""
-    blas = ThreadpoolController().select(internal_api="openblas").lib_controllers
-    return blas[0] if blas else None
+    """The controller of the OpenBLAS that NumPy multiplies with, or None for another BLAS.
+
+    With SciPy loaded there are two, in an order that follows the interpreter's hash seed: taking
+    the first, as before, held SciPy's to one thread in half the runs and left NumPy's on two
+    inside the worker threads, whose products then fought over the cores (a ``cnn`` batch on two
+    threads took the time of one thread; in replicas 7x longer). NumPy's wheels keep theirs in
+    ``numpy.libs`` beside the package; elsewhere (one system OpenBLAS) the first is the one."""
+    blas = _openblases()
+    own = Path(np.__file__).resolve().parent.parent / "numpy.libs"
+    return next((c for c in blas if Path(c.filepath).resolve().parent == own), blas[0] if blas else None)
 
 
 def small_products() -> bool:
@@ -124,6 +137,7 @@ def threads() -> int:
 _lock = threading.Lock()
 _depth = 0  # how many own_threads() blocks are open, in any thread
 _held = 1  # while one is: the number of threads OpenBLAS had before
+_others: list = []  # and every OpenBLAS loaded, with its number of threads before
 
 
 @contextmanager
@@ -137,12 +151,14 @@ def own_threads() -> Iterator[None]:
     OpenBLAS held to one thread for the whole pass. Blocks may nest and run in several threads
     (the app serves each visitor from a thread): OpenBLAS gets its threads back when the last ends.
     """
-    global _depth, _held
+    global _depth, _held, _others
     blas = _openblas()
     with _lock:
         if _depth == 0 and blas is not None:
             _held = blas.get_num_threads()
-            blas.set_num_threads(1)
+            _others = [(c, c.get_num_threads()) for c in _openblases()]  # any other OpenBLAS too
+            for c, _ in _others:
+                c.set_num_threads(1)
         _depth += 1
     try:
         yield
@@ -150,7 +166,8 @@ def own_threads() -> Iterator[None]:
         with _lock:
             _depth -= 1
             if _depth == 0 and blas is not None:
-                blas.set_num_threads(_held)
+                for c, n in _others:
+                    c.set_num_threads(n)
 
 
 def workers() -> int:
