@@ -70,7 +70,7 @@ def test_the_replicas_share_each_loop_and_see_each_others_rows():
 
 
 def test_a_replica_that_stops_ends_training_with_an_error():
-    with pytest.raises(RuntimeError, match="a training process stopped .exit status 3."):
+    with pytest.raises(replicas.ReplicaStopped, match="a training process stopped .exit status 3."):
         with replicas.replicas(2, 1 << 20) as main:
             if not main:
                 os._exit(3)
@@ -87,3 +87,18 @@ def test_the_shared_memory_is_bounded_and_the_replicas_end_with_the_block():
             raise KeyboardInterrupt  # in the parent: its copy is killed, as after Ctrl-C
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)
+
+
+def test_the_cli_reports_a_stopped_replica_in_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    from digitnet import cli
+    from test_training import synthetic
+
+    monkeypatch.setattr(cli, "load_dataset", lambda *args, **kwargs: synthetic(n=300, d=784))
+    meet = replicas._Replica.barrier
+    monkeypatch.setattr(replicas._Replica, "barrier", lambda self: os._exit(3) if self.rank else meet(self))
+    out = tmp_path / "m.npz"
+    with threadpool_limits(2):
+        code = cli.main(["train", "--preset", "cnn", "--epochs", "1", "--no-progress", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and not out.exists()
+    assert err == f"digitnet: training stopped: a training process stopped (exit status 3); {out} was not written\n"

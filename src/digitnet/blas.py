@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import functools
 import threading
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
 import numpy as np

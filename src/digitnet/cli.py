@@ -26,6 +26,7 @@ from .network import Network, confusion_matrix, dense_stack
 from .optimizers import OPTIMIZERS, SCHEDULES
 from .persistence import ModelFileError, load_model, save_model
 from .presets import DEFAULTS, PRESETS
+from .replicas import ReplicaStopped
 from .training import TrainConfig, TrainingDiverged, fit, load_checkpoint
 
 
@@ -281,7 +282,7 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     try:
         state = fit(net, data, config, optimizer, state, augment=augment,
                     checkpoint=args.checkpoint or args.resume, progress=not args.no_progress, metadata=meta)
-    except TrainingDiverged as e:
+    except (TrainingDiverged, ReplicaStopped) as e:
         print(f"digitnet: training stopped: {e}; {args.output} was not written", file=sys.stderr)
         return 1
     if state.interrupted and state.epoch == 0:

@@ -47,6 +47,13 @@ ALIGN = 64  # bytes: every array from ``empty`` starts on a cache line of its ow
 _POLLS = 200  # barrier polls (about 0.2 us each) before a waiting process sleeps
 
 
+_CONTEXT = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
+
+
+class ReplicaStopped(RuntimeError):
+    """A replica process ended before the epoch did: the others cannot finish its share."""
+
+
 def possible(k: int) -> bool:
     """Whether ``k`` replica processes can train here (see the module's docstring)."""
     return ENABLED and k > 1 and hasattr(os, "fork") and _semaphores_work()
@@ -59,9 +66,6 @@ def _semaphores_work() -> bool:
     except (OSError, ImportError):  # e.g. no writable /dev/shm
         return False
     return True
-
-
-_CONTEXT = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
 
 
 class _Arena:
@@ -122,7 +126,7 @@ class _Replica:
                 done, status = os.waitpid(pid, os.WNOHANG)
                 if done:
                     self.children.remove(pid)
-                    raise RuntimeError(f"a training process stopped ({_how(status)}); training cannot go on")
+                    raise ReplicaStopped(f"a training process stopped ({_how(status)})")
         elif os.getppid() != self.parent:
             os._exit(1)  # the training process is gone: nobody needs this replica's work
 

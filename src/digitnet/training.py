@@ -100,8 +100,9 @@ def fit(
 
     Returns the final ``TrainState``. Ctrl-C ends the run at once and restores the weights of the
     last completed epoch (``state.interrupted``); with early stopping the best epoch's weights
-    are restored at the end. A NaN or infinite cost raises ``TrainingDiverged``, leaving the
-    weights of the last completed epoch in place.
+    are restored at the end. A NaN or infinite cost raises ``TrainingDiverged``, and a replica
+    process that stops raises ``replicas.ReplicaStopped``, either leaving the weights of the last
+    completed epoch in place.
     """
     optimizer = optimizer or config.make_optimizer()
     state = state or TrainState()
@@ -158,7 +159,7 @@ def fit(
         state.interrupted = True
         net.load_state_dict(last_good)
         return state
-    except TrainingDiverged:
+    except (TrainingDiverged, replicas.ReplicaStopped):
         net.load_state_dict(last_good)
         raise
     if state.best_weights is not None:
