@@ -15,6 +15,8 @@ Cases (``--cases``):
 * ``seed128``: the same network at batch 128: digitnet and PyTorch.
 * ``mlp``: 784-512-256-10 ReLU, softmax + cross-entropy, He init, SGD eta 0.1, batch 128.
 * ``cnn``: the layers of the ``cnn`` preset (``digitnet.presets``) with its optimizer, batch 128.
+  On ``--threads 2`` digitnet trains it as two processes of one thread each (``digitnet.replicas``,
+  forked at each timed epoch, which the time includes) and PyTorch on two threads: two cores each.
 * ``memory``: peak resident memory of ``digitnet train --preset seed --epochs 2`` in a subprocess.
 
 The floor column is the time the matrix products of an epoch would take at the machine's peak
