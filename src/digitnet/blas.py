@@ -18,7 +18,8 @@ OpenBLAS may use, each chunk on one BLAS thread, each thread taking the next chu
 NumPy releases the GIL inside its copies and products, so the chunks of a 26 x 26 x 32
 convolution run 1.7x faster on two threads than on one, where OpenBLAS sharing each product
 between two threads gained nothing. (Two processes, each with half the chunks, run 1.9x faster:
-the threads still wait for each other's hold on the GIL between calls.) ``cache_blocks`` gives
+the threads still wait for each other's hold on the GIL between calls; so training shares the
+loops between processes instead, ``digitnet.replicas``.) ``cache_blocks`` gives
 the memory-bound passes of batch norm and pooling their chunks: blocks of rows that stay in the
 cache while several operations run over them.
 """
@@ -142,7 +143,8 @@ _others: list = []  # and every OpenBLAS loaded, with its number of threads befo
 
 @contextmanager
 def own_threads() -> Iterator[None]:
-    """Hold OpenBLAS to one thread, and let ``for_workers`` use as many as it had, until the block ends.
+    """Hold OpenBLAS (NumPy's, and any other loaded) to one thread, and let ``for_workers`` use as
+    many as NumPy's had, until the block ends.
 
     Why not leave the threads to OpenBLAS between the chunk loops: after each product it shares
     between threads, OpenBLAS keeps its other threads spinning for ~0.1 s (2**28 cycles) in case

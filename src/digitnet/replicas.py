@@ -91,10 +91,10 @@ class _Arena:
 
 class _Replica:
     """This process's place among the ``k``: its rank (0 for the process that started training),
-    and a semaphore from each process to each other one (``wake[to][by]``)."""
+    and a semaphore from each process to each other one (``wake[to, by]``)."""
 
-    def __init__(self, arena: _Arena, wake: list[list], rank: int, children: list[int], parent: int) -> None:
-        self.arena, self.wake, self.rank, self.k = arena, wake, rank, len(wake)
+    def __init__(self, arena: _Arena, wake: dict, k: int, rank: int, children: list[int], parent: int) -> None:
+        self.arena, self.wake, self.k, self.rank = arena, wake, k, rank
         self.children, self.parent = children, parent
         self.splitting = False
 
@@ -106,12 +106,11 @@ class _Replica:
         before the barrier is seen whole after it. A process waits by polling for a moment (most
         waits are short) and then sleeps: spinning on measured no faster (55-62 ms a ``cnn``
         batch either way), and a spinning process takes a core from whatever else runs."""
-        for other in range(self.k):
-            if other != self.rank:
-                self.wake[other][self.rank].release()
-        for other in range(self.k):
-            if other != self.rank:
-                self._take(self.wake[self.rank][other])
+        others = [r for r in range(self.k) if r != self.rank]
+        for other in others:
+            self.wake[other, self.rank].release()
+        for other in others:
+            self._take(self.wake[self.rank, other])
 
     def _take(self, semaphore) -> None:
         for _ in range(_POLLS):
@@ -154,7 +153,7 @@ def replicas(k: int, arena_bytes: int) -> Iterator[bool]:
         raise RuntimeError("replicas do not nest")
     if _arena is None or _arena.size < arena_bytes:
         _arena = _Arena(arena_bytes)
-    wake = [[_CONTEXT.Semaphore(0) for _ in range(k)] for _ in range(k)]
+    wake = {(to, by): _CONTEXT.Semaphore(0) for to in range(k) for by in range(k) if to != by}
     parent, children = os.getpid(), []
     rank = 0
     for r in range(1, k):
@@ -163,7 +162,7 @@ def replicas(k: int, arena_bytes: int) -> Iterator[bool]:
             rank, children = r, []
             break
         children.append(pid)
-    _self = _Replica(_arena, wake, rank, children, parent)
+    _self = _Replica(_arena, wake, k, rank, children, parent)
     if rank:
         code = 0
         try:
