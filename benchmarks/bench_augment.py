@@ -54,9 +54,9 @@ import numpy as np  # noqa: E402
 
 from digitnet.augment import Augmenter  # noqa: E402
 from digitnet.data import load_dataset, one_hot  # noqa: E402
-from digitnet.layers import layer_from_config  # noqa: E402
-from digitnet.network import Network  # noqa: E402
-from digitnet.optimizers import make_optimizer  # noqa: E402
+from digitnet.nn.layers import layer_from_config  # noqa: E402
+from digitnet.nn.network import Network  # noqa: E402
+from digitnet.nn.optimizers import make_optimizer  # noqa: E402
 from digitnet.presets import PRESETS  # noqa: E402
 from digitnet.training import run_epoch  # noqa: E402
 

@@ -23,7 +23,7 @@ from PIL import Image
 
 from digitnet.data import DataError, load_dataset
 from digitnet.models import default_model_path
-from digitnet.network import Network
+from digitnet.nn.network import Network
 from digitnet.persistence import load_model
 from digitnet.preprocess import to_mnist
 

@@ -88,10 +88,10 @@ import numpy as np  # noqa: E402
 
 import reference  # noqa: E402
 from digitnet.data import load_dataset, one_hot  # noqa: E402
-from digitnet.layers import (ActivationLayer, BatchNorm, Conv2D, Dense, Dropout, Flatten,  # noqa: E402
+from digitnet.nn.layers import (ActivationLayer, BatchNorm, Conv2D, Dense, Dropout, Flatten,  # noqa: E402
                              GlobalAvgPool, MaxPool2D, Reshape, layer_from_config)
-from digitnet.network import Network, summarize  # noqa: E402
-from digitnet.optimizers import make_optimizer  # noqa: E402
+from digitnet.nn.network import Network, summarize  # noqa: E402
+from digitnet.nn.optimizers import make_optimizer  # noqa: E402
 from digitnet.presets import PRESETS  # noqa: E402
 from digitnet.training import run_epoch  # noqa: E402
 

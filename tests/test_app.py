@@ -12,8 +12,8 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from digitnet.app import views  # noqa: E402
 from digitnet.models import default_model_path  # noqa: E402
-from digitnet.layers import ActivationLayer, BatchNorm, Conv2D, Dense, Flatten, Reshape  # noqa: E402
-from digitnet.network import Network  # noqa: E402
+from digitnet.nn.layers import ActivationLayer, BatchNorm, Conv2D, Dense, Flatten, Reshape  # noqa: E402
+from digitnet.nn.network import Network  # noqa: E402
 from digitnet.persistence import load_model, save_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

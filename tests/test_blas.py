@@ -1,11 +1,11 @@
-"""``digitnet.blas``: products cut for OpenBLAS's small-matrix kernel, and chunks run on worker threads, give the same numbers."""
+"""``digitnet.fast.blas``: products cut for OpenBLAS's small-matrix kernel, and chunks run on worker threads, give the same numbers."""
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from digitnet import blas
-from digitnet.layers import layer_from_config
+from digitnet.fast import blas
+from digitnet.nn.layers import layer_from_config
 
 
 def test_numpy_multiplies_with_openblas():
@@ -74,7 +74,7 @@ def test_a_convolution_computes_the_same_on_one_thread_as_on_two(shape, filters,
     """A convolution on one thread and on two workers (each running its chunks' products in
     pieces, as one thread does): the same outputs and gradients to the bit (the weight gradient
     is summed per chunk, and the sums added in chunk order, whichever worker made them)."""
-    from digitnet.layers import Conv2D
+    from digitnet.nn.layers import Conv2D
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((5, *shape), dtype=np.float32)
@@ -199,8 +199,8 @@ def test_own_threads_nests_and_gives_the_threads_back():
 
 
 def test_a_network_with_convolutions_holds_openblas_to_one_thread_in_each_pass():
-    from digitnet.layers import Conv2D, Dense, Flatten, Layer
-    from digitnet.network import Network
+    from digitnet.nn.layers import Conv2D, Dense, Flatten, Layer
+    from digitnet.nn.network import Network
 
     class Probe(Layer):
         def forward(self, X, training=False):
@@ -229,14 +229,12 @@ def test_a_small_cnn_trains_to_the_same_bits_on_one_thread_as_on_two(monkeypatch
     """Every pass that workers share keeps its sums per chunk or block and adds them in order, so
     training gives the same weights on one thread as on two worker threads, once ``dX`` is taken
     the same way (full correlation: one thread scatters where it is faster, see ``Conv2D``).
-    (Training runs as processes where it can, ``tests/test_replicas.py``: here on threads.)"""
-    from digitnet import replicas
-    from digitnet.layers import Conv2D
-    from digitnet.network import Network
-    from digitnet.optimizers import make_optimizer
+"""
+    from digitnet.nn.layers import Conv2D
+    from digitnet.nn.network import Network
+    from digitnet.nn.optimizers import make_optimizer
     from digitnet.training import run_epoch
 
-    monkeypatch.setattr(replicas, "ENABLED", False)
     monkeypatch.setattr(blas, "BLOCK_VALUES", 500)
     monkeypatch.setattr(Conv2D, "CHUNK_ELEMENTS", 3000)  # several chunks a pass
     rng = np.random.default_rng(0)

@@ -241,7 +241,7 @@ def test_architecture_flags_that_cannot_apply_are_refused(tiny_data, tmp_path, a
 
 
 def test_a_model_of_the_legacy_pickle_is_evaluated_on_mnist(tiny_data, tmp_path, capsys):
-    from digitnet.network import Network
+    from digitnet.nn.network import Network
     from digitnet.persistence import save_model
 
     path = tmp_path / "legacy.npz"

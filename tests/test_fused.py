@@ -1,12 +1,12 @@
-"""The fused epoch of the classic network (``digitnet.fused``): the layers' arithmetic in fewer calls."""
+"""The fused epoch of the classic network (``digitnet.fast.fused``): the layers' arithmetic in fewer calls."""
 
 import numpy as np
 import pytest
 
-from digitnet import fused
-from digitnet.layers import ActivationLayer, Dense
-from digitnet.network import Network
-from digitnet.optimizers import SGD, Adam, Momentum
+from digitnet.fast import fused
+from digitnet.nn.layers import ActivationLayer, Dense
+from digitnet.nn.network import Network
+from digitnet.nn.optimizers import SGD, Adam, Momentum
 from digitnet.training import batch_bounds, run_epoch
 
 

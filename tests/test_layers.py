@@ -4,16 +4,16 @@ a CNN model file round trip, and a small CNN that beats a dense net of the same 
 import numpy as np
 import pytest
 
-from digitnet import blas
+from digitnet.fast import blas
 from digitnet.augment import Augmenter
 from digitnet.cli import build_network
 from digitnet.data import load_dataset, one_hot
-from digitnet.layers import (
+from digitnet.nn.layers import (
     LAYERS, ActivationLayer, BatchNorm, Conv2D, Dense, Dropout, Flatten, GlobalAvgPool, MaxPool2D, Reshape,
     layer_from_config,
 )
-from digitnet.network import Network
-from digitnet.optimizers import Adam
+from digitnet.nn.network import Network
+from digitnet.nn.optimizers import Adam
 from digitnet.persistence import load_model, save_model
 from digitnet.presets import DEFAULTS, PRESETS
 

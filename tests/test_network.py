@@ -5,11 +5,11 @@ import itertools
 import numpy as np
 import pytest
 
-from digitnet.activations import ACTIVATIONS, get_activation
-from digitnet.costs import get_cost
-from digitnet.layers import layer_from_config
-from digitnet.network import Network
-from digitnet.optimizers import SGD
+from digitnet.nn.activations import ACTIVATIONS, get_activation
+from digitnet.nn.costs import get_cost
+from digitnet.nn.layers import layer_from_config
+from digitnet.nn.network import Network
+from digitnet.nn.optimizers import SGD
 
 
 def numerical_grads(net, X, Y, h=1e-6):
@@ -244,7 +244,7 @@ def test_bad_arguments_are_refused():
 
 
 def test_confusion_matrix_counts_true_against_predicted():
-    from digitnet.network import confusion_matrix
+    from digitnet.nn.network import confusion_matrix
 
     C = confusion_matrix(np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 2, 0, 2]), k=3)
     np.testing.assert_array_equal(C, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from digitnet.optimizers import SGD, Adam, Momentum, learning_rate, make_optimizer
+from digitnet.nn.optimizers import SGD, Adam, Momentum, learning_rate, make_optimizer
 
 
 def test_sgd_step():
@@ -109,7 +109,7 @@ def test_adam_in_cache_blocks_gives_the_textbook_bits(threads, dtype, monkeypatc
     spread over the workers); the bits are those of the textbook's whole-array expressions."""
     from threadpoolctl import threadpool_limits
 
-    from digitnet import blas
+    from digitnet.fast import blas
 
     monkeypatch.setattr(blas, "BLOCK_VALUES", 600)  # blocks of 100 values: a (37, 29) array in 11
     rng = np.random.default_rng(0)

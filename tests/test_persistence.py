@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from digitnet.network import Network
+from digitnet.nn.network import Network
 from digitnet.persistence import META_KEY, ModelFileError, load_model, save_model
 
 

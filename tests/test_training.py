@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from digitnet.data import Dataset, Split, load_dataset
-from digitnet.layers import ActivationLayer, BatchNorm, Conv2D, Dense, Dropout, Flatten, Reshape
-from digitnet.network import Network
+from digitnet.nn.layers import ActivationLayer, BatchNorm, Conv2D, Dense, Dropout, Flatten, Reshape
+from digitnet.nn.network import Network
 from digitnet.training import TrainConfig, TrainingDiverged, batch_bounds, fit, load_checkpoint
 
 
@@ -109,7 +109,7 @@ def test_divergence_stops_with_a_hint_and_restores_good_weights():
 def test_weights_that_overflow_under_a_finite_cost_are_divergence_too():
     """Each batch's cost is computed before its step, so a last step that overflows the weights
     (saturating activations keep the cost finite while that happens) is caught at the epoch's end."""
-    from digitnet.optimizers import SGD
+    from digitnet.nn.optimizers import SGD
 
     class OverflowsOnStep60(SGD):
         def step(self, params, grads, scaled=False):
@@ -130,9 +130,9 @@ def test_weights_that_overflow_under_a_finite_cost_are_divergence_too():
     ("sgd", "sigmoid"), ("sgd", "tanh"), ("sgd-decay", "sigmoid"), ("momentum", "sigmoid")])
 def test_an_epoch_equals_backprop_then_step_on_plain_gradients(optimizer, activation):
     """``run_epoch`` lets SGD's learning rate ride on the output delta (``grad_scale``), and trains
-    the classic network in ``digitnet.fused`` (sigmoid with plain SGD); the weights come out as
+    the classic network in ``digitnet.fast.fused`` (sigmoid with plain SGD); the weights come out as
     from the textbook loop, plain gradients then ``w -= lr * g``."""
-    from digitnet.optimizers import SGD, Momentum
+    from digitnet.nn.optimizers import SGD, Momentum
     from digitnet.training import run_epoch
 
     make = {"sgd": lambda: SGD(0.5), "sgd-decay": lambda: SGD(0.5, weight_decay=0.01),

@@ -21,12 +21,11 @@ import numpy as np
 
 from . import __version__
 from .data import DATASETS, DataError, Split, evaluation_dataset, load_dataset
-from .layers import Dropout, Layer, layer_from_config
-from .network import Network, confusion_matrix, dense_stack
-from .optimizers import OPTIMIZERS, SCHEDULES
+from .nn.layers import Dropout, Layer, layer_from_config
+from .nn.network import Network, confusion_matrix, dense_stack
+from .nn.optimizers import OPTIMIZERS, SCHEDULES
 from .persistence import ModelFileError, load_model, save_model
 from .presets import DEFAULTS, PRESETS
-from .replicas import ReplicaStopped
 from .training import TrainConfig, TrainingDiverged, fit, load_checkpoint
 
 
@@ -282,7 +281,7 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     try:
         state = fit(net, data, config, optimizer, state, augment=augment,
                     checkpoint=args.checkpoint or args.resume, progress=not args.no_progress, metadata=meta)
-    except (TrainingDiverged, ReplicaStopped) as e:
+    except TrainingDiverged as e:
         print(f"digitnet: training stopped: {e}; {args.output} was not written", file=sys.stderr)
         return 1
     if state.interrupted and state.epoch == 0:

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .network import Network
+from .nn.network import Network
 
 FORMAT = "digitnet-model"
 FORMAT_VERSION = 1

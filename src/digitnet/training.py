@@ -13,7 +13,6 @@ exactly where an uninterrupted run would be.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import time
@@ -24,11 +23,10 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import fused, replicas
-from .blas import own_threads, workers
+from .fast import fused
 from .data import Dataset, one_hot
-from .network import Network
-from .optimizers import Optimizer, learning_rate, make_optimizer
+from .nn.network import Network
+from .nn.optimizers import Optimizer, learning_rate, make_optimizer
 from .persistence import ModelFileError, read_model_file, save_model
 
 
@@ -100,9 +98,8 @@ def fit(
 
     Returns the final ``TrainState``. Ctrl-C ends the run at once and restores the weights of the
     last completed epoch (``state.interrupted``); with early stopping the best epoch's weights
-    are restored at the end. A NaN or infinite cost raises ``TrainingDiverged``, and a replica
-    process that stops raises ``replicas.ReplicaStopped``, either leaving the weights of the last
-    completed epoch in place.
+    are restored at the end. A NaN or infinite cost raises ``TrainingDiverged``, leaving the
+    weights of the last completed epoch in place.
     """
     optimizer = optimizer or config.make_optimizer()
     state = state or TrainState()
@@ -159,7 +156,7 @@ def fit(
         state.interrupted = True
         net.load_state_dict(last_good)
         return state
-    except (TrainingDiverged, replicas.ReplicaStopped):
+    except TrainingDiverged:
         net.load_state_dict(last_good)
         raise
     if state.best_weights is not None:
@@ -189,53 +186,27 @@ def run_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int, optim
     """One pass over a permutation of ``(X, Y)`` drawn from ``net.rng``; returns the mean batch cost.
 
     Stops at the first batch whose cost is not finite and returns that cost (NaN or inf). The
-    classic network with plain SGD takes a faster road to the same arithmetic (``digitnet.fused``);
-    a network with convolutions runs the epoch in one process per core (``digitnet.replicas``),
-    each pass shared between them, with the bits of one thread.
+    classic network with plain SGD takes a faster road to the same arithmetic (``digitnet.fast.fused``).
     """
     bounds = batch_bounds(len(X), batch_size, net.min_batch)
     if augment is None and fused.supports(net, optimizer):
         return fused.sgd_epoch(net, X, Y, bounds, optimizer, on_batch)
     perm = net.rng.permutation(len(X))  # (n,)
     total = 0.0
-    with _replicas(net, max(j - i for i, j in bounds)) as main:
-        split = replicas.split if replicas.single() else contextlib.nullcontext
-        for i, j in bounds:
-            # Gathering each batch as it is needed stays in cache; a shuffled copy of the whole set
-            # would be written to and read back from memory (150 MB for MNIST) every epoch.
-            idx = perm[i:j]  # (b,)
-            xb = X[idx]  # (b, 784)
-            if augment is not None:
-                xb = augment(xb, net.rng)
-            with split():
-                cost = net.backprop(xb, Y[idx], optimizer.grad_scale())
-            if not math.isfinite(cost):
-                return cost
-            optimizer.step(net.params, net.grads, scaled=True)
-            total += cost * len(xb)
-            if main:
-                on_batch(1)
+    for i, j in bounds:
+        # Gathering each batch as it is needed stays in cache; a shuffled copy of the whole set
+        # would be written to and read back from memory (150 MB for MNIST) every epoch.
+        idx = perm[i:j]  # (b,)
+        xb = X[idx]  # (b, 784)
+        if augment is not None:
+            xb = augment(xb, net.rng)
+        cost = net.backprop(xb, Y[idx], optimizer.grad_scale())
+        if not math.isfinite(cost):
+            return cost
+        optimizer.step(net.params, net.grads, scaled=True)
+        total += cost * len(xb)
+        on_batch(1)
     return total / len(X)
-
-
-@contextlib.contextmanager
-def _replicas(net: Network, batch: int) -> Iterator[bool]:
-    """For a network with worker layers (convolutions) and more than one core: the epoch's
-    processes (``digitnet.replicas``), one per thread OpenBLAS may use, each held to one thread.
-    Else nothing. Yields whether this is the process that reports progress."""
-    k = workers() if net.own_threads else 1
-    if not replicas.possible(k):
-        yield True
-        return
-    with own_threads(), replicas.replicas(k, _arena_bytes(net, batch)) as main:
-        yield main
-
-
-def _arena_bytes(net: Network, batch: int) -> int:
-    """A bound on the shared arrays of one pass of ``batch`` rows: a few of the widest layer's
-    outputs per layer, and a copy of the parameters per image (a convolution's ``dW`` per chunk)."""
-    params = sum(p.size for p in net.params)
-    return net.dtype.itemsize * (batch + 1) * (4 * len(net.layers) * net.widest + params) + (1 << 20)
 
 
 def format_epoch(record: dict[str, Any], epochs: int) -> str:

@@ -25,7 +25,7 @@ import streamlit as st
 from digitnet.app import views
 from digitnet.data import DataError, Split, evaluation_dataset, load_dataset
 from digitnet.models import default_model_path
-from digitnet.network import Network, confusion_matrix
+from digitnet.nn.network import Network, confusion_matrix
 from digitnet.persistence import ModelFileError, load_model
 from digitnet.preprocess import BlankImageError, load_image, to_mnist
 

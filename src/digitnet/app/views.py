@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from ..models import default_model_path
-from ..network import Network
+from ..nn.network import Network
 from ..preprocess import one_line
 
 TRAIN_HINT = "digitnet train --preset seed -o {path}"

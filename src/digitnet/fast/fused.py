@@ -35,9 +35,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .layers import ActivationLayer, Dense
-from .network import Network
-from .optimizers import SGD
+from ..nn.layers import ActivationLayer, Dense
+from ..nn.network import Network
+from ..nn.optimizers import SGD
 
 PROGRESS_EVERY = 100  # batches between calls of ``on_batch``: a progress bar's update costs a call too
 

@@ -36,7 +36,6 @@ from typing import Callable, Iterator, TypeVar
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from . import replicas
 
 T = TypeVar("T")
 C = TypeVar("C")  # a chunk: a slice of the batch, or a numbered block
@@ -175,8 +174,6 @@ def own_threads() -> Iterator[None]:
 def workers() -> int:
     """The threads ``for_workers`` may use: OpenBLAS's own count, or inside ``own_threads`` the
     count it had before; 1 in a training replica (``digitnet.replicas``), which is one of them."""
-    if replicas.single():
-        return 1
     with _lock:
         return _held if _depth else threads()
 
@@ -237,11 +234,6 @@ def for_workers(work: Callable[[int, Iterator[C]], T], chunks: list[C]) -> list[
     one thread and waits for the others at the end: then ``work`` writes only into arrays from
     ``replicas.empty``, which every process sees.
     """
-    mine = replicas.share(chunks)
-    if mine is not None:
-        result = work(0, iter(mine))
-        replicas.barrier()
-        return [result]
     k = min(workers(), len(chunks)) if len(chunks) > 1 else 1  # one chunk: no need to ask OpenBLAS
     if k <= 1:
         return [work(0, iter(chunks))]

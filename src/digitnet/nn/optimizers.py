@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .blas import cache_blocks, for_workers
+from ..fast.blas import cache_blocks, for_workers
 
 
 def _check(name: str, value: float, low: float, high: float = np.inf, low_open: bool = False) -> float:

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .blas import own_threads
+from ..fast.blas import own_threads
 from .costs import get_cost
 from .layers import ActivationLayer, Dense, Layer, layer_from_config
 

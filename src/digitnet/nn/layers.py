@@ -18,9 +18,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from . import replicas
 from .activations import get_activation
-from .blas import cache_blocks, even_cuts, for_workers, matmul_cols, matmul_rows, workers
+from ..fast.blas import cache_blocks, even_cuts, for_workers, matmul_cols, matmul_rows, workers
 
 INITS = ("normal", "scaled", "he", "glorot")
 
@@ -177,8 +176,6 @@ class ActivationLayer(Layer):
         return self.A
 
     def backward(self, dA, need_dX=True):
-        # In place: ReLU's (the only one that writes into dA) only zeroes entries, which two training
-        # replicas may do to the same shared array at once with the same result (``digitnet.replicas``).
         return self.activation.backward(self.Z, self.A, dA, overwrite_dA=True) if need_dX else None
 
     def config(self):
@@ -255,7 +252,7 @@ class Dropout(Layer):
             return None
         if self.mask is None:
             return dA
-        return np.multiply(dA, self.mask, out=None if replicas.is_shared(dA) else dA)  # in place where it may
+        return np.multiply(dA, self.mask, out=dA)  # in place where it may
 
     def config(self):
         return {"type": "dropout", "rate": self.rate}
@@ -490,8 +487,8 @@ class Conv2D(Layer):
         W2 = self.params["W"].reshape(kh * kw * c, f)  # (K, f), K = kh*kw*c
         self.Xp = _pad(X, *self.pads)  # (n, hp, wp, c), kept for backward
         patches = _patches(self.Xp, kh, kw, self.stride, ho, wo)  # (n, ho, wo, kh, kw*c), a view
-        Z = replicas.empty((n, ho, wo, f), np.result_type(X.dtype, W2.dtype))
-        self.kept = replicas.empty(patches.shape, X.dtype) if training and self.keep_cols else None
+        Z = np.empty((n, ho, wo, f), np.result_type(X.dtype, W2.dtype))
+        self.kept = np.empty(patches.shape, X.dtype) if training and self.keep_cols else None
         chunks, step = self._chunks(n)
 
         def work(worker: int, feed: Iterator[slice]) -> None:
@@ -524,7 +521,7 @@ class Conv2D(Layer):
         kh, kw, c, _ = W.shape
         patches = _patches(self.Xp, kh, kw, self.stride, ho, wo)  # (n, ho, wo, kh, kw*c), a view
         chunks, step = self._chunks(len(dZ))
-        dWs = replicas.empty((len(chunks), kh * kw * c, f), dZ.dtype)  # (chunks, K, f): each chunk's sum
+        dWs = np.empty((len(chunks), kh * kw * c, f), dZ.dtype)  # (chunks, K, f): each chunk's sum
 
         def work(worker: int, feed: Iterator[tuple[int, slice]]) -> None:
             cols = self._cols(worker, step, patches) if self.kept is None else None
@@ -548,7 +545,7 @@ class Conv2D(Layer):
         m = hp * wp - (kh - 1) * wp - (kw - 1)  # grid positions whose patch lies inside the image
         sn, sh, sw, sc = self.Xp.strides
         chunks, step = self._chunks(n, hp * wp * c)
-        dWs = replicas.empty((len(chunks), kh * kw * c * f), dZ.dtype)  # each chunk's sum
+        dWs = np.empty((len(chunks), kh * kw * c * f), dZ.dtype)  # each chunk's sum
 
         def work(worker: int, feed: Iterator[tuple[int, slice]]) -> None:
             grid, inside = self._scratch(worker).bordered("dZ_grid", (step, hp, wp, f), dZ.dtype, 0, 0, (ho, wo))
@@ -571,7 +568,7 @@ class Conv2D(Layer):
         """d(cost)/d(padded input) by adding ``dZ W[i, j]^T`` onto each offset's slice."""
         (kh, kw), (ho, wo), s, f = self.kernel_size, self.out_hw, self.stride, self.filters
         W_T, c = np.ascontiguousarray(self.params["W"].swapaxes(2, 3)), self.input_shape[2]  # (kh, kw, f, c)
-        dXp = replicas.empty(self.Xp.shape, dZ.dtype)  # (n, hp, wp, c), zeroed chunk by chunk
+        dXp = np.empty(self.Xp.shape, dZ.dtype)  # (n, hp, wp, c), zeroed chunk by chunk
         chunks, step = self._chunks(len(dZ))
 
         def work(worker: int, feed: Iterator[slice]) -> None:
@@ -594,7 +591,7 @@ class Conv2D(Layer):
         (kh, kw), f = self.kernel_size, self.filters
         n, hp, wp, c = self.Xp.shape
         W_flip = self.params["W"][::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * f, c)  # (kh*kw*f, c)
-        dXp = replicas.empty(self.Xp.shape, dZ.dtype)  # (n, hp, wp, c)
+        dXp = np.empty(self.Xp.shape, dZ.dtype)  # (n, hp, wp, c)
         chunks, step = self._chunks(n, hp * wp * kh * kw * f)
 
         def work(worker: int, feed: Iterator[slice]) -> None:
@@ -663,7 +660,7 @@ class MaxPool2D(Layer):
                 yield (i, j), X[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, :]
 
     def forward(self, X, training=False):
-        A = replicas.empty((len(X), *self.out_shape), X.dtype)  # (n, ho, wo, c)
+        A = np.empty((len(X), *self.out_shape), X.dtype)  # (n, ho, wo, c)
 
         def work(worker: int, feed: Iterator[tuple[int, slice]]) -> None:
             for _, rows in feed:
@@ -684,7 +681,7 @@ class MaxPool2D(Layer):
         (n, h, w, c), (ho, wo, _) = self.X.shape, self.out_shape
         if s == p and (h, w) == (ho * p, wo * p):
             # The windows tile the image: one comparison and one product over the whole input.
-            dX = replicas.empty((n, ho, p, wo, p, c), dA.dtype)  # a window's p x p inputs on axes 2 and 4
+            dX = np.empty((n, ho, p, wo, p, c), dA.dtype)  # a window's p x p inputs on axes 2 and 4
 
             def work(worker: int, feed: Iterator[tuple[int, slice]]) -> None:
                 for _, rows in feed:
@@ -795,7 +792,7 @@ class BatchNorm(Layer):
         if training:
             if m < 2:
                 raise ValueError(f"batch normalisation needs at least 2 values per channel in training, got {m}")
-            sums = replicas.empty((len(blocks), 2, Xw.shape[1]), Xw.dtype)  # per block: sum_rows X, sum_rows X**2
+            sums = np.empty((len(blocks), 2, Xw.shape[1]), Xw.dtype)  # per block: sum_rows X, sum_rows X**2
 
             def moments(worker: int, feed: Iterator[tuple[int, slice]]) -> None:
                 for k, rows in feed:
@@ -822,7 +819,7 @@ class BatchNorm(Layer):
         # centred input, a pass fewer over the largest arrays.
         self.Xw, self.training = Xw, training
         s, t = np.tile(scale, r), np.tile(self.params["beta"] - self.mu * scale, r)  # (r*c,)
-        Y = replicas.empty(Xw.shape, np.result_type(Xw, s))  # (m / r, r*c)
+        Y = np.empty(Xw.shape, np.result_type(Xw, s))  # (m / r, r*c)
 
         def normalise(worker: int, feed: Iterator[tuple[int, slice]]) -> None:
             for _, rows in feed:
@@ -842,7 +839,7 @@ class BatchNorm(Layer):
         Xw, Yw = self.Xw, self.Yw  # (m / r, r*c)
         m = dYw.size // c
         blocks = cache_blocks(len(dYw), dYw.shape[1])
-        sums = replicas.empty((len(blocks), 2, dYw.shape[1]), dYw.dtype)  # per block: sum_rows dY, sum_rows dY * X
+        sums = np.empty((len(blocks), 2, dYw.shape[1]), dYw.dtype)  # per block: sum_rows dY, sum_rows dY * X
 
         def moments(worker: int, feed: Iterator[tuple[int, slice]]) -> None:
             for k, rows in feed:
@@ -864,7 +861,7 @@ class BatchNorm(Layer):
         # dY - dbeta / m - xhat * dgamma / m, with xhat * dgamma = (X - mu) * inv_std**2 * dY_xc:
         k = self.inv_std ** 2 * dY_xc / m  # (c,)
         tk, tb, ts = np.tile(k, r), np.tile(dbeta / m - self.mu * k, r), np.tile(scale, r)  # (r*c,)
-        dX = replicas.empty(dYw.shape, np.result_type(dYw, Xw, tk))  # (m / r, r*c)
+        dX = np.empty(dYw.shape, np.result_type(dYw, Xw, tk))  # (m / r, r*c)
 
         def gradient(worker: int, feed: Iterator[tuple[int, slice]]) -> None:
             for _, rows in feed:
