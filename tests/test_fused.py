@@ -84,7 +84,7 @@ def test_a_non_finite_cost_stops_the_epoch_before_its_step(monkeypatch):
 def test_progress_hears_of_every_batch():
     X, Y = blobs(2345)
     calls = []
-    run_epoch(Network([20, 5, 4], seed=0), X, Y, 10, SGD(1.0), on_batch=calls.append)
+    run_epoch(Network([20, 5, 4], seed=0), X, Y, 10, SGD(1.0), on_batch=lambda k, cost: calls.append(k))
     assert calls == [100, 100, 35] and sum(calls) == len(batch_bounds(2345, 10))
 
 
@@ -94,7 +94,7 @@ def test_an_interrupted_epoch_leaves_the_weights_of_its_last_step():
     ours, book = (Network([20, 6, 4], seed=6, dtype="float64") for _ in range(2))
     opt = SGD(2.0)
 
-    def interrupt(k):
+    def interrupt(k, cost):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

@@ -34,6 +34,11 @@ class TrainingDiverged(Exception):
     """The cost became NaN or infinite: the weights are garbage and must not be saved."""
 
 
+class StopTraining(KeyboardInterrupt):
+    """Raised by an ``on_batch`` callback (a Stop button) to end a run as Ctrl-C does: ``fit``
+    restores the weights of the last completed epoch and returns with ``state.interrupted``."""
+
+
 @dataclass
 class TrainConfig:
     """How to train; every field is a ``digitnet train`` flag and is stored in the model file."""
@@ -93,6 +98,8 @@ def fit(
     progress: bool = True,
     log: Callable[[str], None] = print,
     metadata: dict[str, Any] | None = None,
+    on_batch: Callable[[dict[str, Any]], None] | None = None,
+    reference: bool = False,
 ) -> TrainState:
     """Train ``net`` on ``data.train`` for ``config.epochs`` epochs (continuing ``state`` if given).
 
@@ -100,6 +107,10 @@ def fit(
     last completed epoch (``state.interrupted``); with early stopping the best epoch's weights
     are restored at the end. A NaN or infinite cost raises ``TrainingDiverged``, leaving the
     weights of the last completed epoch in place.
+
+    ``on_batch`` is called after every mini-batch with ``{"epoch", "batch", "batches", "cost"}``
+    (1-based epoch and batch, the batch's mean cost); it may raise ``StopTraining``.
+    ``reference=True`` trains with the textbook layers only (``digitnet.nn``), never a fast kernel.
     """
     optimizer = optimizer or config.make_optimizer()
     state = state or TrainState()
@@ -120,7 +131,12 @@ def fit(
                 optimizer.lr = learning_rate(config.lr, epoch, config.epochs, config.schedule, config.warmup)
                 with tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
                           disable=not progress, mininterval=0.5, unit="batch") as bar:
-                    cost = run_epoch(net, X, Y, config.batch_size, optimizer, augment, bar.update)
+                    def batch_done(k: int, cost: float, epoch: int = epoch) -> None:
+                        bar.update(k)
+                        if on_batch is not None:
+                            on_batch({"epoch": epoch + 1, "batch": bar.n, "batches": n_batches, "cost": cost})
+
+                    cost = run_epoch(net, X, Y, config.batch_size, optimizer, augment, batch_done, reference)
                 if not math.isfinite(cost):
                     broken = f"the cost became {cost}"
                 elif not all(np.isfinite(p).all() for p in net.params):
@@ -182,14 +198,17 @@ def batch_bounds(n: int, batch_size: int, min_batch: int = 1) -> list[tuple[int,
 
 
 def run_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int, optimizer: Optimizer,
-              augment=None, on_batch: Callable[[int], Any] = lambda k: None) -> float:
+              augment=None, on_batch: Callable[[int, float], Any] = lambda k, cost: None,
+              reference: bool = False) -> float:
     """One pass over a permutation of ``(X, Y)`` drawn from ``net.rng``; returns the mean batch cost.
 
-    Stops at the first batch whose cost is not finite and returns that cost (NaN or inf). The
-    classic network with plain SGD takes a faster road to the same arithmetic (``digitnet.fast.fused``).
+    Stops at the first batch whose cost is not finite and returns that cost (NaN or inf).
+    ``on_batch(k, cost)`` reports ``k`` more batches done and the last one's mean cost. Unless
+    ``reference``, the classic network with plain SGD takes a faster road to the same arithmetic
+    (``digitnet.fast.fused``).
     """
     bounds = batch_bounds(len(X), batch_size, net.min_batch)
-    if augment is None and fused.supports(net, optimizer):
+    if not reference and augment is None and fused.supports(net, optimizer):
         return fused.sgd_epoch(net, X, Y, bounds, optimizer, on_batch)
     perm = net.rng.permutation(len(X))  # (n,)
     total = 0.0
@@ -205,7 +224,7 @@ def run_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int, optim
             return cost
         optimizer.step(net.params, net.grads, scaled=True)
         total += cost * len(xb)
-        on_batch(1)
+        on_batch(1, cost)
     return total / len(X)
 
 

@@ -58,7 +58,7 @@ def _views(flat: np.ndarray, shapes: list[tuple[int, int]]) -> list[np.ndarray]:
 
 
 def sgd_epoch(net: Network, X: np.ndarray, Y: np.ndarray, bounds: list[tuple[int, int]], optimizer: SGD,
-              on_batch: Callable[[int], Any] = lambda k: None) -> float:
+              on_batch: Callable[[int, float], Any] = lambda k, cost: None) -> float:
     """One epoch of ``optimizer`` (plain SGD) over the batches ``bounds`` of a permutation of
     ``(X, Y)`` drawn from ``net.rng``, as ``training.run_epoch`` does; returns the mean batch cost.
 
@@ -123,11 +123,12 @@ def sgd_epoch(net: Network, X: np.ndarray, Y: np.ndarray, bounds: list[tuple[int
                 P -= G
                 done += 1
                 if done % PROGRESS_EVERY == 0:
-                    on_batch(PROGRESS_EVERY)
+                    on_batch(PROGRESS_EVERY, 0.5 * cost / m)
     finally:
         optimizer.t += done
         np.negative(params[0], out=params[0])
         for d, p in zip(dense, params):
             d.params["W"][...], d.params["b"][...] = p[:-1], p[-1]
-    on_batch(done % PROGRESS_EVERY)
+    if done % PROGRESS_EVERY:
+        on_batch(done % PROGRESS_EVERY, 0.5 * cost / m)
     return 0.5 * total / len(X)
