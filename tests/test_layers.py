@@ -1,10 +1,13 @@
-"""Every layer checked against central finite differences in float64, exact values on tiny inputs,
-a CNN model file round trip, and a small CNN that beats a dense net of the same size on real MNIST."""
+"""Every layer, textbook and fast kernel alike, checked against central finite differences in
+float64; exact values on tiny inputs; a CNN model file round trip; and a small CNN that beats a
+dense net of the same size on real MNIST. (``test_fast.py`` holds each kernel to its textbook twin.)"""
 
 import numpy as np
 import pytest
 
+from digitnet import fast
 from digitnet.fast import blas
+from digitnet.fast.layers import FastBatchNorm, FastConv2D, FastDense, FastMaxPool2D
 from digitnet.augment import Augmenter
 from digitnet.cli import build_network
 from digitnet.data import load_dataset, one_hot
@@ -46,6 +49,8 @@ def check_gradients(layer, input_shape, n=2, training=True, seed=0, X=None, prep
     parameter; ``prepare(layer, rng)``, if given, runs after ``build``."""
     rng = np.random.default_rng(seed)
     out_shape = layer.build(tuple(input_shape), rng, F64)
+    if hasattr(layer, "prepare"):  # a fast kernel
+        layer.prepare()
     if prepare is not None:
         prepare(layer, rng)
     X = rng.normal(size=(n, *input_shape)) if X is None else X
@@ -74,8 +79,9 @@ def check_gradients(layer, input_shape, n=2, training=True, seed=0, X=None, prep
 # -- finite differences, layer by layer --------------------------------------------------------
 
 @pytest.mark.parametrize("init", ["normal", "he", "glorot"])
-def test_dense_gradients(init):
-    check_gradients(Dense(4, init=init), (5,), n=3)
+@pytest.mark.parametrize("Kind", [Dense, FastDense])
+def test_dense_gradients(init, Kind):
+    check_gradients(Kind(4, init=init), (5,), n=3)
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "softmax"])
@@ -97,7 +103,7 @@ def sparse_rows(rng, n, n_in, active):
 def test_dense_first_layer_skips_zero_columns_and_keeps_its_gradients():
     rng = np.random.default_rng(0)
     X = sparse_rows(rng, 16, 12, [2, 5, 9])
-    layer = Dense(256, init="he")
+    layer = FastDense(256, init="he")
     layer.sparse_input = True
     check_gradients(layer, (12,), n=16, X=X)
     np.testing.assert_array_equal(layer._active_columns(X), [2, 5, 9])  # the path taken
@@ -110,13 +116,14 @@ def test_dense_first_layer_skips_zero_columns_and_keeps_its_gradients():
 
 def test_dense_skips_zero_columns_only_where_that_pays():
     rng = np.random.default_rng(0)
-    net = Network([784, 512, 10], activation="relu", output="softmax", cost="cross-entropy", init="he")
+    net = fast.accelerate(Network([784, 512, 10], activation="relu", output="softmax", cost="cross-entropy",
+                                  init="he"))
     first, second = (l for l in net.layers if isinstance(l, Dense))
     assert first.sparse_input and not second.sparse_input  # only the layer that reads the data
     X = sparse_rows(rng, 128, 784, np.arange(150, 650))
     assert len(first._active_columns(X)) == 500
     assert first._active_columns(sparse_rows(rng, 128, 784, np.arange(50, 750))) is None  # 700 of 784
-    classic = Network([784, 16, 16, 10]).layers[0]
+    classic = fast.accelerate(Network([784, 16, 16, 10])).layers[0]
     assert classic.sparse_input and classic._active_columns(X) is None  # 16 units: never pays
 
 
@@ -142,17 +149,19 @@ CONV_CASES = [
 ]
 
 
-@pytest.mark.parametrize("keep_cols", [True, False], ids=["cols-kept", "cols-rebuilt"])
+@pytest.mark.parametrize("Kind,keep_cols", [(Conv2D, None), (FastConv2D, True), (FastConv2D, False)],
+                         ids=["textbook", "fast-cols-kept", "fast-cols-rebuilt"])
 @pytest.mark.parametrize("kernel,padding,stride,shape,filters", CONV_CASES)
-def test_conv2d_gradients(kernel, padding, stride, shape, filters, keep_cols):
-    check_gradients(Conv2D(filters, kernel, stride=stride, padding=padding), shape,
-                    prepare=lambda layer, rng: setattr(layer, "keep_cols", keep_cols))
+def test_conv2d_gradients(kernel, padding, stride, shape, filters, Kind, keep_cols):
+    check_gradients(Kind(filters, kernel, stride=stride, padding=padding), shape,
+                    prepare=None if keep_cols is None else lambda layer, rng: setattr(layer, "keep_cols", keep_cols))
 
 
 @pytest.mark.parametrize("shape,keep", [((28, 28, 1), True), ((28, 28, 5), True), ((28, 28, 6), False)])
 def test_conv2d_keeps_cols_from_a_training_forward_only_for_short_patch_rows(shape, keep):
-    layer = Conv2D(4, 3)
+    layer = FastConv2D(4, 3)
     layer.build(shape, np.random.default_rng(0), F64)
+    layer.prepare()
     assert layer.keep_cols is keep  # a 3 x 3 kernel's patch rows hold 3 * channels values
     X = np.random.default_rng(1).normal(size=(2, *shape))
     layer.forward(X, training=True)
@@ -166,7 +175,7 @@ def test_conv2d_keeps_cols_from_a_training_forward_only_for_short_patch_rows(sha
     (k, p, shape, f) for k, p, stride, shape, f in CONV_CASES if stride == 1])
 def test_conv2d_input_gradient_both_ways(kernel, padding, shape, filters, full):
     """dX by full correlation and by scattering each offset's product: both match finite differences."""
-    check_gradients(Conv2D(filters, kernel, padding=padding), shape,
+    check_gradients(FastConv2D(filters, kernel, padding=padding), shape,
                     prepare=lambda layer, rng: layer.__dict__.update(full_dX=full, full_dX_workers=full))
 
 
@@ -177,7 +186,7 @@ def test_conv2d_weight_gradient_both_ways(kernel, padding, shape, filters, grid)
     """dW over the whole padded grid (no im2col) and from im2col: both match finite differences."""
     def prepare(layer, rng):
         layer.keep_cols, layer.grid_dW = False, grid
-    check_gradients(Conv2D(filters, kernel, padding=padding), shape, n=3, prepare=prepare)
+    check_gradients(FastConv2D(filters, kernel, padding=padding), shape, n=3, prepare=prepare)
 
 
 def test_conv2d_weight_gradient_on_the_grid_over_chunks_and_workers():
@@ -188,8 +197,9 @@ def test_conv2d_weight_gradient_on_the_grid_over_chunks_and_workers():
     X = rng.normal(size=(7, 9, 8, 6))
     dWs = []
     for grid, threads in [(False, 1), (True, 1), (True, 2)]:
-        layer = Conv2D(5, (3, 2), padding=1)
+        layer = FastConv2D(5, (3, 2), padding=1)
         layer.build(X.shape[1:], np.random.default_rng(1), F64)
+        layer.prepare()
         layer.CHUNK_ELEMENTS = 2 * 11 * 10 * 6  # two padded images a chunk: four chunks
         layer.keep_cols, layer.grid_dW = False, grid
         with threadpool_limits(threads):
@@ -207,8 +217,9 @@ def test_conv2d_weight_gradient_on_the_grid_over_chunks_and_workers():
     ((26, 26, 32), 32, 2, False, False),  # full correlation is for stride 1
 ])
 def test_conv2d_picks_the_cheaper_input_gradient(shape, filters, stride, full, full_workers):
-    layer = Conv2D(filters, 3, stride=stride)
+    layer = FastConv2D(filters, 3, stride=stride)
     layer.build(shape, np.random.default_rng(0), F64)
+    layer.prepare()
     assert layer.full_dX is full
     assert layer.full_dX_workers is full_workers
     assert layer.grid_dW is full  # dW on the grid where the grid is not much larger than the output
@@ -218,8 +229,9 @@ def test_conv2d_picks_the_cheaper_input_gradient(shape, filters, stride, full, f
 def test_conv2d_input_gradient_way_follows_the_worker_threads(threads, way, monkeypatch):
     from threadpoolctl import threadpool_limits
 
-    layer = Conv2D(4, 3)
+    layer = FastConv2D(4, 3)
     layer.build((10, 10, 6), np.random.default_rng(0), F64)
+    layer.prepare()
     assert not layer.full_dX and layer.full_dX_workers
     taken = []
     for name in ("_dXp_scatter", "_dXp_full"):
@@ -232,27 +244,31 @@ def test_conv2d_input_gradient_way_follows_the_worker_threads(threads, way, monk
 
 
 def test_conv2d_takes_dW_from_kept_cols_rather_than_the_grid():
-    layer = Conv2D(32, 3)
+    layer = FastConv2D(32, 3)
     layer.build((28, 28, 1), np.random.default_rng(0), F64)
+    layer.prepare()
     assert layer.full_dX and layer.keep_cols and not layer.grid_dW
 
 
-@pytest.mark.parametrize("layer,shape", [(Dense(4, bias=False), (5,)), (Conv2D(3, 3, bias=False), (5, 5, 2))])
+@pytest.mark.parametrize("layer,shape", [(Dense(4, bias=False), (5,)), (Conv2D(3, 3, bias=False), (5, 5, 2)),
+                                         (FastDense(4, bias=False), (5,)), (FastConv2D(3, 3, bias=False), (5, 5, 2))])
 def test_layers_without_bias_gradients(layer, shape):
     check_gradients(layer, shape)
     assert set(layer.params) == {"W"}
 
 
-def test_conv2d_gradients_after_an_inference_forward():
+@pytest.mark.parametrize("Kind", [Conv2D, FastConv2D])
+def test_conv2d_gradients_after_an_inference_forward(Kind):
     """``Network.input_gradient`` runs backward after a forward with ``training=False``."""
-    check_gradients(Conv2D(3, 3, padding="same"), (5, 5, 2), training=False)
+    check_gradients(Kind(3, 3, padding="same"), (5, 5, 2), training=False)
 
 
 @pytest.mark.parametrize("pool,stride,shape", [
     (2, None, (4, 4, 2)), (2, None, (5, 7, 1)), (3, 2, (7, 7, 2)), (2, 1, (4, 5, 2)), (3, None, (6, 6, 1)),
 ])
-def test_maxpool_gradients(pool, stride, shape):
-    check_gradients(MaxPool2D(pool, stride), shape)
+@pytest.mark.parametrize("Kind", [MaxPool2D, FastMaxPool2D])
+def test_maxpool_gradients(pool, stride, shape, Kind):
+    check_gradients(Kind(pool, stride), shape)
 
 
 def test_global_avg_pool_gradients():
@@ -262,7 +278,8 @@ def test_global_avg_pool_gradients():
 @pytest.mark.parametrize("shape,n", [((5,), 4), ((3, 3, 2), 2), ((2, 4, 3), 3)])
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("relu", [False, True])
-def test_batchnorm_gradients(shape, n, training, relu):
+@pytest.mark.parametrize("Kind", [BatchNorm, FastBatchNorm])
+def test_batchnorm_gradients(shape, n, training, relu, Kind):
     def away_from_init(layer, rng):  # so that each term of the gradient matters
         c = shape[-1]
         layer.params["gamma"][...] = rng.uniform(0.5, 2.0, c)
@@ -271,16 +288,17 @@ def test_batchnorm_gradients(shape, n, training, relu):
         layer.buffers["running_var"][...] = rng.uniform(0.5, 2.0, c)
 
     X = np.random.default_rng(1).normal(size=(n, *shape)) * 3 + 1
-    check_gradients(BatchNorm(relu=relu), shape, n=n, training=training, X=X, prepare=away_from_init)
+    check_gradients(Kind(relu=relu), shape, n=n, training=training, X=X, prepare=away_from_init)
 
 
 @pytest.mark.parametrize("training", [True, False])
-def test_batchnorm_with_relu_inside_equals_batchnorm_then_relu_to_the_bit(training, monkeypatch):
+@pytest.mark.parametrize("Kind", [BatchNorm, FastBatchNorm])
+def test_batchnorm_with_relu_inside_equals_batchnorm_then_relu_to_the_bit(training, Kind, monkeypatch):
     monkeypatch.setattr(blas, "BLOCK_VALUES", 64)  # several blocks
     rng = np.random.default_rng(3)
     X = rng.standard_normal((16, 5, 5, 6)).astype(np.float32)
     dY = rng.standard_normal(X.shape).astype(np.float32)
-    fused, bn, relu = BatchNorm(relu=True), BatchNorm(), ActivationLayer("relu")
+    fused, bn, relu = Kind(relu=True), Kind(), ActivationLayer("relu")
     for layer in (fused, bn, relu):
         layer.build(X.shape[1:], rng, np.dtype("float32"))
     for layer in (fused, bn):
@@ -298,11 +316,14 @@ def test_flatten_and_reshape_gradients():
     check_gradients(Reshape((3, 4, 1)), (12,))
 
 
-def test_a_whole_cnn_backprop_matches_finite_differences():
+@pytest.mark.parametrize("kernels", [False, True], ids=["textbook", "fast"])
+def test_a_whole_cnn_backprop_matches_finite_differences(kernels):
     layers = [Reshape((6, 6, 1)), Conv2D(2, 3, padding="same"), BatchNorm(), ActivationLayer("relu"),
               MaxPool2D(), Conv2D(3, 3, stride=1), ActivationLayer("tanh"), Flatten(), Dense(3, init="he"),
               ActivationLayer("softmax")]
     net = Network(layers, cost="cross-entropy", seed=4, dtype="float64", input_shape=(36,))
+    if kernels:
+        fast.accelerate(net)
     rng = np.random.default_rng(0)
     X, Y = rng.random((4, 36)), np.eye(3)[[0, 2, 1, 2]]
     net.backprop(X, Y)
@@ -315,7 +336,8 @@ def test_a_whole_cnn_backprop_matches_finite_differences():
 
 # -- exact values --------------------------------------------------------------------------------
 
-def test_conv2d_by_hand():
+@pytest.mark.parametrize("Conv", [Conv2D, FastConv2D])
+def test_conv2d_by_hand(Conv):
     """A 4 x 4 image 0..15, one 3 x 3 kernel; out[y, x] = sum_ij X[y + i, x + j] K[i, j] + b.
 
     K = [[1, 2, 0], [0, 1, 0], [0, 0, -1]], so out[y, x] = X[y, x] + 2 X[y, x+1] + X[y+1, x+1] - X[y+2, x+2]:
@@ -326,13 +348,17 @@ def test_conv2d_by_hand():
     """
     X = np.arange(16, dtype=float).reshape(1, 4, 4, 1)
     K = np.array([[1, 2, 0], [0, 1, 0], [0, 0, -1]], dtype=float)
-    valid = Conv2D(1, 3)
+    valid = Conv(1, 3)
     valid.build((4, 4, 1), np.random.default_rng(0), F64)
+    if Conv is FastConv2D:
+        valid.prepare()
     valid.params["W"][...] = K[:, :, None, None]
     valid.params["b"][...] = 0.5
     np.testing.assert_array_equal(valid.forward(X)[0, :, :, 0], [[-2.5, 0.5], [9.5, 12.5]])
-    same = Conv2D(1, 3, padding="same")
+    same = Conv(1, 3, padding="same")
     same.build((4, 4, 1), np.random.default_rng(0), F64)
+    if Conv is FastConv2D:
+        same.prepare()
     same.params["W"][...] = K[:, :, None, None]
     out = same.forward(X)
     assert out.shape == (1, 4, 4, 1)
@@ -363,18 +389,22 @@ def naive_conv(X, W, b, stride, pads):
 
 
 @pytest.mark.parametrize("kernel,padding,stride,shape,filters", CONV_CASES)
-def test_conv2d_matches_the_definition(kernel, padding, stride, shape, filters):
-    layer = Conv2D(filters, kernel, stride=stride, padding=padding, init="normal")
+@pytest.mark.parametrize("Conv", [Conv2D, FastConv2D])
+def test_conv2d_matches_the_definition(kernel, padding, stride, shape, filters, Conv):
+    layer = Conv(filters, kernel, stride=stride, padding=padding, init="normal")
     rng = np.random.default_rng(3)
     layer.build(shape, rng, F64)
+    if Conv is FastConv2D:
+        layer.prepare()
     X = rng.normal(size=(3, *shape))
     expected = naive_conv(X, layer.params["W"], layer.params["b"], stride, layer.pads)
     np.testing.assert_allclose(layer.forward(X), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_conv2d_same_padding_keeps_the_size_and_inference_chunks_agree():
-    layer = Conv2D(4, 3, padding="same")
+    layer = FastConv2D(4, 3, padding="same")
     assert layer.build((28, 28, 1), np.random.default_rng(0), np.dtype("float32")) == (28, 28, 4)
+    layer.prepare()
     assert Conv2D(4, 3, stride=2, padding="same").build((7, 7, 1), np.random.default_rng(0), F64) == (4, 4, 4)
     X = np.random.default_rng(1).random((50, 28, 28, 1), dtype=np.float32)
     layer.CHUNK_ELEMENTS = 28 * 28 * 9 * 7  # seven images per chunk
@@ -383,13 +413,14 @@ def test_conv2d_same_padding_keeps_the_size_and_inference_chunks_agree():
 
 
 @pytest.mark.parametrize("extra", [0, 1], ids=["windows-tile-the-image", "a-row-and-column-left-over"])
-def test_maxpool_by_hand_and_ties_go_to_the_first_maximum(extra):
+@pytest.mark.parametrize("Pool", [MaxPool2D, FastMaxPool2D])
+def test_maxpool_by_hand_and_ties_go_to_the_first_maximum(extra, Pool):
     X = np.array([[1, 5, 2, 0],
                   [3, 4, 2, 2],
                   [7, 7, 0, -1],
                   [6, 7, -3, -2]], dtype=float)
     X = np.pad(X, (0, extra), constant_values=99).reshape(1, 4 + extra, 4 + extra, 1)  # 99s: in no window
-    pool = MaxPool2D()
+    pool = Pool()
     pool.build(X.shape[1:], None, F64)
     np.testing.assert_array_equal(pool.forward(X)[0, :, :, 0], [[5, 2], [7, 0]])
     dX = pool.backward(np.array([[10.0, 20.0], [30.0, 40.0]]).reshape(1, 2, 2, 1))
@@ -400,18 +431,20 @@ def test_maxpool_by_hand_and_ties_go_to_the_first_maximum(extra):
                                                           [0, 0, 0, 0]], (0, extra)))
 
 
-def test_overlapping_maxpool_adds_the_gradients_of_shared_pixels():
+@pytest.mark.parametrize("Pool", [MaxPool2D, FastMaxPool2D])
+def test_overlapping_maxpool_adds_the_gradients_of_shared_pixels(Pool):
     X = np.array([[0, 1, 0], [0, 9, 0], [0, 2, 0]], dtype=float).reshape(1, 3, 3, 1)
-    pool = MaxPool2D(2, stride=1)
+    pool = Pool(2, stride=1)
     assert pool.build((3, 3, 1), None, F64) == (2, 2, 1)
     np.testing.assert_array_equal(pool.forward(X)[0, :, :, 0], [[9, 9], [9, 9]])
     dX = pool.backward(np.ones((1, 2, 2, 1)))
     assert dX[0, 1, 1, 0] == 4 and dX.sum() == 4
 
 
-def test_batchnorm_normalises_in_training_and_uses_running_statistics_at_inference():
+@pytest.mark.parametrize("Kind", [BatchNorm, FastBatchNorm])
+def test_batchnorm_normalises_in_training_and_uses_running_statistics_at_inference(Kind):
     rng = np.random.default_rng(0)
-    bn = BatchNorm(momentum=0.5)
+    bn = Kind(momentum=0.5)
     bn.build((3, 3, 2), rng, np.dtype("float32"))
     X = (rng.normal(size=(8, 3, 3, 2)) * [2.0, 0.5] + [3.0, -1.0]).astype(np.float32)
     Y = bn.forward(X, training=True)
@@ -429,13 +462,15 @@ def test_batchnorm_normalises_in_training_and_uses_running_statistics_at_inferen
 
 
 @pytest.mark.parametrize("mean", [0.0, 3.0, 10.0, 100.0])
-def test_batchnorm_float32_statistics_stay_accurate_far_from_zero(mean):
-    """The variance as mean(X**2) - mu**2 cancels digits when a channel's mean is many standard
-    deviations from zero (about 1e-4 of error at 10, 1e-2 at 100); past FAR_MEAN the
-    layer centres first, and the output stays within 5e-5 of float64 arithmetic."""
+@pytest.mark.parametrize("Kind", [BatchNorm, FastBatchNorm])
+def test_batchnorm_float32_statistics_stay_accurate_far_from_zero(mean, Kind):
+    """Float32 statistics stay within 5e-5 of float64 arithmetic far from zero: the textbook layer
+    sums in float64; the fast one's variance as mean(X**2) - mu**2 cancels digits when a channel's
+    mean is many standard deviations from zero (about 1e-4 of error at 10, 1e-2 at 100), so past
+    FAR_MEAN it centres first."""
     rng = np.random.default_rng(0)
     X = (rng.standard_normal((64, 26, 26, 8)) + mean).astype(np.float32)
-    bn = BatchNorm()
+    bn = Kind()
     bn.build(X.shape[1:], rng, np.dtype("float32"))
     Y = bn.forward(X, training=True).reshape(-1, 8)
     X64 = X.reshape(-1, 8).astype(np.float64)
@@ -603,14 +638,16 @@ def test_conv2d_scratch_serves_batches_of_any_size_in_turn(full):
     """The padded scratch arrays (zeroed once) serve a smaller batch from a larger one's memory:
     gradients after batches of 6, 2 and 6 images equal those of a fresh layer."""
     rng = np.random.default_rng(0)
-    used = Conv2D(3, 3, padding=1)
+    used = FastConv2D(3, 3, padding=1)
     used.build((7, 7, 2), np.random.default_rng(1), F64)
+    used.prepare()
     used.full_dX = used.full_dX_workers = full
     used.grid_dW = True
     for n in (6, 2, 6):
         X, dZ = rng.normal(size=(n, 7, 7, 2)), rng.normal(size=(n, 7, 7, 3))
-        fresh = Conv2D(3, 3, padding=1)
+        fresh = FastConv2D(3, 3, padding=1)
         fresh.build((7, 7, 2), np.random.default_rng(1), F64)
+        fresh.prepare()
         fresh.full_dX = fresh.full_dX_workers = full
         fresh.grid_dW = True
         results = []

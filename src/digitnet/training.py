@@ -13,6 +13,7 @@ exactly where an uninterrupted run would be.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -23,6 +24,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from tqdm.auto import tqdm
 
+from . import fast
 from .fast import fused
 from .data import Dataset, one_hot
 from .nn.network import Network
@@ -121,9 +123,10 @@ def fit(
     X, Y = data.train.X, one_hot(data.train.y)  # (n, 784), (n, 10)
     n_batches = len(batch_bounds(len(X), config.batch_size, net.min_batch))
     last_good = _copy_weights(net)
+    use_kernels = contextlib.nullcontext() if reference else fast.kernels(net, optimizer)
     try:
         # A diverging run overflows before its cost turns NaN; we report that ourselves, once.
-        with np.errstate(over="ignore", invalid="ignore"):
+        with use_kernels, np.errstate(over="ignore", invalid="ignore"):
             # A run that stopped early is finished: resuming its checkpoint only restores the best epoch.
             first = config.epochs if state.stopped_early else state.epoch
             for epoch in range(first, config.epochs):
@@ -204,12 +207,19 @@ def run_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int, optim
 
     Stops at the first batch whose cost is not finite and returns that cost (NaN or inf).
     ``on_batch(k, cost)`` reports ``k`` more batches done and the last one's mean cost. Unless
-    ``reference``, the classic network with plain SGD takes a faster road to the same arithmetic
-    (``digitnet.fast.fused``).
+    ``reference``, the layers and optimizer run their fast kernels (``digitnet.fast``), and the
+    classic network with plain SGD takes a faster road to the same arithmetic (``fast.fused``).
     """
     bounds = batch_bounds(len(X), batch_size, net.min_batch)
     if not reference and augment is None and fused.supports(net, optimizer):
         return fused.sgd_epoch(net, X, Y, bounds, optimizer, on_batch)
+    with contextlib.nullcontext() if reference else fast.kernels(net, optimizer):
+        return _epoch_by_layers(net, X, Y, bounds, optimizer, augment, on_batch)
+
+
+def _epoch_by_layers(net: Network, X: np.ndarray, Y: np.ndarray, bounds: list[tuple[int, int]],
+                     optimizer: Optimizer, augment, on_batch: Callable[[int, float], Any]) -> float:
+    """``run_epoch`` through the layers: backprop each mini-batch, then one optimizer step."""
     perm = net.rng.permutation(len(X))  # (n,)
     total = 0.0
     for i, j in bounds:
@@ -219,10 +229,10 @@ def run_epoch(net: Network, X: np.ndarray, Y: np.ndarray, batch_size: int, optim
         xb = X[idx]  # (b, 784)
         if augment is not None:
             xb = augment(xb, net.rng)
-        cost = net.backprop(xb, Y[idx], optimizer.grad_scale())
+        cost = net.backprop(xb, Y[idx])
         if not math.isfinite(cost):
             return cost
-        optimizer.step(net.params, net.grads, scaled=True)
+        optimizer.step(net.params, net.grads)
         total += cost * len(xb)
         on_batch(1, cost)
     return total / len(X)

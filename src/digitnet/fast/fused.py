@@ -47,8 +47,8 @@ def supports(net: Network, optimizer: Any) -> bool:
     dense, acts = net.layers[0::2], net.layers[1::2]
     return (type(optimizer) is SGD and not optimizer.weight_decay and net.cost_name == "quadratic"
             and len(dense) == len(acts) > 0
-            and all(type(d) is Dense and d.bias for d in dense)
-            and all(type(a) is ActivationLayer and a.name == "sigmoid" for a in acts))
+            and all(isinstance(d, Dense) and d.bias for d in dense)
+            and all(isinstance(a, ActivationLayer) and a.name == "sigmoid" for a in acts))
 
 
 def _views(flat: np.ndarray, shapes: list[tuple[int, int]]) -> list[np.ndarray]:

@@ -4,11 +4,6 @@
 over the batch, so ``derivative`` returns d(mean cost)/dA and already carries the ``1/n``. Nielsen's
 update ``w -= eta/m * sum_x grad C_x`` is then simply ``w -= eta * grad C``.
 
-Both take a ``scale`` (default 1): the derivative of ``scale * C``. Backpropagation is linear in
-the output delta, so every gradient then comes out multiplied by ``scale``: SGD folds its
-learning rate in here (see ``Optimizer.grad_scale``), where it costs nothing, instead of scaling
-every gradient array afterwards.
-
 ``delta(Z, A, Y, activation)`` gives dC/dZ for the output layer. In general that is the chain rule
 through the activation; for the matched pairs below the product simplifies exactly to
 ``(A - Y) / n``, which is both cheaper and free of the ``1/a`` terms that blow up when ``a``
@@ -37,13 +32,12 @@ class Cost:
     def fn(self, A: np.ndarray, Y: np.ndarray) -> float:
         raise NotImplementedError
 
-    def derivative(self, A: np.ndarray, Y: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    def derivative(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def delta(self, Z: np.ndarray, A: np.ndarray, Y: np.ndarray, activation: Activation,
-              scale: float = 1.0) -> np.ndarray:
-        """d(scale * C)/dZ of the output layer: the chain rule through ``activation``."""
-        return activation.backward(Z, A, self.derivative(A, Y, scale))
+    def delta(self, Z: np.ndarray, A: np.ndarray, Y: np.ndarray, activation: Activation) -> np.ndarray:
+        """dC/dZ of the output layer (the book's BP1): the chain rule through ``activation``."""
+        return activation.backward(Z, A, self.derivative(A, Y))
 
 
 class QuadraticCost(Cost):
@@ -55,10 +49,8 @@ class QuadraticCost(Cost):
         D = A - Y  # (n, k)
         return 0.5 * float(np.vdot(D, D)) / len(A)
 
-    def derivative(self, A, Y, scale=1.0):
-        D = A - Y  # (n, k)
-        D *= scale / len(A)
-        return D
+    def derivative(self, A, Y):
+        return (A - Y) / len(A)  # (n, k)
 
 
 class BinaryCrossEntropy(Cost):
@@ -70,16 +62,14 @@ class BinaryCrossEntropy(Cost):
         A = np.clip(A, EPS, 1 - EPS)
         return -float(np.sum(Y * np.log(A) + (1 - Y) * np.log1p(-A))) / len(A)
 
-    def derivative(self, A, Y, scale=1.0):
+    def derivative(self, A, Y):
         A = np.clip(A, EPS, 1 - EPS)
-        return (A - Y) / (A * (1 - A)) * (scale / len(A))
+        return (A - Y) / (A * (1 - A)) / len(A)  # (n, k)
 
-    def delta(self, Z, A, Y, activation, scale=1.0):
+    def delta(self, Z, A, Y, activation):
         if activation.name == "sigmoid":
-            D = A - Y  # (n, k): exact for sigmoid outputs, see the module docstring
-            D *= scale / len(A)
-            return D
-        return super().delta(Z, A, Y, activation, scale)
+            return (A - Y) / len(A)  # (n, k): exact for sigmoid outputs, see the module docstring
+        return super().delta(Z, A, Y, activation)
 
 
 class CategoricalCrossEntropy(Cost):
@@ -90,15 +80,13 @@ class CategoricalCrossEntropy(Cost):
     def fn(self, A, Y):
         return -float(np.vdot(Y, np.log(np.clip(A, EPS, 1.0)))) / len(A)  # sum_ij y_ij ln a_ij
 
-    def derivative(self, A, Y, scale=1.0):
-        return -Y / np.clip(A, EPS, 1.0) * (scale / len(A))
+    def derivative(self, A, Y):
+        return -Y / np.clip(A, EPS, 1.0) / len(A)  # (n, k)
 
-    def delta(self, Z, A, Y, activation, scale=1.0):
+    def delta(self, Z, A, Y, activation):
         if activation.name == "softmax":
-            D = A - Y  # (n, k): exact for softmax outputs, see the module docstring
-            D *= scale / len(A)
-            return D
-        return super().delta(Z, A, Y, activation, scale)
+            return (A - Y) / len(A)  # (n, k): exact for softmax outputs, see the module docstring
+        return super().delta(Z, A, Y, activation)
 
 
 COSTS = ("quadratic", "cross-entropy")

@@ -3,16 +3,24 @@
 ``Network([784, 16, 16, 10])`` is the classic network of Nielsen's chapter 1: sigmoid everywhere,
 quadratic cost, N(0, 1) weights and biases. A list of ``Layer`` objects builds anything else, e.g.
 a convolutional network. Batches are rows: ``X`` is ``(n, 784)`` and the output ``(n, 10)``.
+(``digitnet.classic`` is the chapter-1 network alone, with the book's names.)
+
+Backpropagation, in the book's equations, for a dense layer ``l`` with ``z^l = a^{l-1} W^l + b^l``:
+
+* BP1, the output error: ``delta^L = dC/dz^L``, from the cost (``Cost.delta``);
+* BP2, the error one layer down: ``delta^{l-1} = (delta^l W^l^T) * sigma'(z^{l-1})``, split between
+  the dense layer (``dX = dZ W^T``) and the activation layer below it (``* sigma'(z)``);
+* BP3 and BP4, the gradients: ``dC/db^l = sum_rows delta^l``, ``dC/dW^l = a^{l-1}^T delta^l``.
+
+Each layer's ``backward`` applies its own part, so the same loop serves convolutions too.
 """
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any, Sequence
 
 import numpy as np
 
-from ..fast.blas import own_threads
 from .costs import get_cost
 from .layers import ActivationLayer, Dense, Layer, layer_from_config
 
@@ -97,10 +105,6 @@ class Network:
             shape = layer.build(shape, self.rng, self.dtype)
             self.widest = max(self.widest, int(np.prod(shape)))
         self.output_shape = shape
-        if isinstance(self.layers[0], Dense):
-            self.layers[0].sparse_input = True  # it reads the data, whose zero columns it may skip
-        # A network whose layers run worker threads holds OpenBLAS to one thread in each pass.
-        self.own_threads = any(layer.uses_workers for layer in self.layers)
         # No layer below this one has parameters, so backprop need not compute its dX.
         self.first_trained = next((i for i, layer in enumerate(self.layers) if layer.params), 0)
         last = self.layers[-1]
@@ -175,9 +179,8 @@ class Network:
     def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
         """The output activations for a batch ``X`` of shape ``(n, *input_shape)``."""
         A = X
-        with self._threads():
-            for layer in self.layers:
-                A = layer.forward(A, training)
+        for layer in self.layers:
+            A = layer.forward(A, training)
         return A
 
     def backward(self, dA: np.ndarray, need_dX: bool = False, below: int | None = None) -> np.ndarray | None:
@@ -188,32 +191,26 @@ class Network:
 
     def _backward(self, dA: np.ndarray, need_dX: bool = False, below: int | None = None) -> np.ndarray | None:
         """``backward`` for a ``dA`` of the network's own, which the layers may overwrite."""
-        with self._threads():
-            for i in reversed(range(len(self.layers) if below is None else below)):
-                dA = self.layers[i].backward(dA, need_dX=need_dX or i > self.first_trained)
+        for i in reversed(range(len(self.layers) if below is None else below)):
+            dA = self.layers[i].backward(dA, need_dX=need_dX or i > self.first_trained)  # BP2, layer by layer
         return dA
 
-    def _threads(self) -> contextlib.AbstractContextManager:
-        """``blas.own_threads()`` for a network with worker layers (convolutions), else nothing."""
-        return own_threads() if self.own_threads else contextlib.nullcontext()
-
-    def backprop(self, X: np.ndarray, Y: np.ndarray, scale: float = 1.0) -> float:
+    def backprop(self, X: np.ndarray, Y: np.ndarray) -> float:
         """One forward and backward pass over a mini-batch; returns its mean cost.
 
         ``X`` is ``(n, *input_shape)`` and ``Y`` the one-hot targets ``(n, 10)``. Afterwards
-        ``self.grads`` holds d(scale * mean cost)/d(parameter) for each of ``self.params``: the
-        ``scale`` rides on the output delta (backprop is linear in it), which is how SGD gets its
-        learning rate applied for free (``Optimizer.grad_scale``). The output layer's delta comes
-        from the cost (fused with sigmoid or softmax where that is exact).
+        ``self.grads`` holds d(mean cost)/d(parameter) for each of ``self.params`` (BP3, BP4). The
+        output layer's delta comes from the cost (BP1; fused with sigmoid or softmax where that is
+        exact, see ``digitnet.nn.costs``).
         """
-        A = self.forward(X, training=True)
+        A = self.forward(X, training=True)  # (n, 10)
         cost = self.cost.fn(A, Y)
         last = self.layers[-1]
         if isinstance(last, ActivationLayer):
-            dZ = self.cost.delta(last.Z, A, Y, last.activation, scale)  # (n, 10)
-            self._backward(dZ, below=len(self.layers) - 1)
+            delta = self.cost.delta(last.Z, A, Y, last.activation)  # (n, 10): BP1
+            self._backward(delta, below=len(self.layers) - 1)
         else:
-            self._backward(self.cost.derivative(A, Y, scale))
+            self._backward(self.cost.derivative(A, Y))
         return cost
 
     def input_gradient(self, X: np.ndarray, k: int | np.ndarray, before_output: bool = True) -> np.ndarray:
@@ -233,10 +230,9 @@ class Network:
     def trace(self, X: np.ndarray) -> list[np.ndarray]:
         """The output of every layer for ``X`` (for looking inside the network)."""
         outs, A = [], np.asarray(X, self.dtype)
-        with self._threads():
-            for layer in self.layers:
-                A = layer.forward(A, False)
-                outs.append(A)
+        for layer in self.layers:
+            A = layer.forward(A, False)
+            outs.append(A)
         return outs
 
     # -- inference ----------------------------------------------------------------------------

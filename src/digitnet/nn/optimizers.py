@@ -5,9 +5,8 @@ same order (``Network.params`` and ``Network.grads``). Per-parameter state (velo
 lives in the optimizer, is created lazily on the first step and is exposed by ``state_dict`` so a
 checkpoint can resume bit-identically. Hyper-parameters are checked on construction.
 
-Plain SGD's step is a multiple of the gradient, so it can have backprop fold the learning rate
-into the output delta (``grad_scale``, ``Network.backprop(..., scale)``) and then subtract each
-gradient as it comes (``step(..., scaled=True)``): one pass per array instead of two.
+Each ``update`` is the rule as the papers write it, over whole arrays; ``digitnet.fast.optimizers``
+holds a faster Adam that the tests keep equal to this one.
 
 L2 weight decay adds ``weight_decay * w`` to the gradient of every weight matrix (arrays with
 two or more axes); biases and batch-norm scales are not decayed.
@@ -15,11 +14,9 @@ two or more axes); biases and batch-norm scales are not decayed.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
-
-from ..fast.blas import cache_blocks, for_workers
 
 
 def _check(name: str, value: float, low: float, high: float = np.inf, low_open: bool = False) -> float:
@@ -42,16 +39,8 @@ class Optimizer:
         self.t = 0
         self.state: list[dict[str, np.ndarray]] = []
 
-    def grad_scale(self) -> float:
-        """A factor this optimizer would have the gradients carry already: ``Network.backprop(...,
-        scale=grad_scale())`` then ``step(..., scaled=True)``. 1 unless the step is that multiple of
-        the gradient (plain SGD: the learning rate)."""
-        return 1.0
-
-    def step(self, params: list[np.ndarray], grads: list[np.ndarray], scaled: bool = False) -> None:
-        """Update every parameter in place; ``scaled``: the gradients carry ``grad_scale()``. The
-        gradients are spent afterwards: ``update`` may use them as scratch space (SGD without weight
-        decay scales them in place), so read them before the step, not after."""
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """Update every parameter in place from its gradient (``Network.params``, ``Network.grads``)."""
         self.t += 1
         if not self.state:
             self.state = [self.init_state(p) for p in params]
@@ -63,6 +52,7 @@ class Optimizer:
         return {}
 
     def update(self, p: np.ndarray, g: np.ndarray, s: dict[str, np.ndarray]) -> None:
+        """Change ``p`` in place (``p -= ...``: the network holds references to these arrays)."""
         raise NotImplementedError
 
     def config(self) -> dict[str, Any]:
@@ -90,23 +80,8 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def grad_scale(self):
-        # Without weight decay the step is lr * g: backprop can hand over lr * g itself.
-        return 1.0 if self.weight_decay else self.lr
-
-    def step(self, params, grads, scaled=False):
-        if scaled and not self.weight_decay:  # the gradients are the steps: one pass per array
-            self.t += 1
-            for p, g in zip(params, grads):
-                p -= g
-            return
-        super().step(params, grads)
-
     def update(self, p, g, s):
-        # Two in-place passes; ``p -= lr * g`` would also allocate and fill a temporary the size
-        # of ``p`` every step (1.7x slower, measured on a 784 x 512 matrix).
-        g *= self.lr
-        p -= g
+        p -= self.lr * g
 
 
 class Momentum(Optimizer):
@@ -125,8 +100,7 @@ class Momentum(Optimizer):
 
     def update(self, p, g, s):
         v = s["v"]
-        v *= self.momentum
-        v -= self.lr * g
+        v[...] = self.momentum * v - self.lr * g
         if self.nesterov:
             p += self.momentum * v - self.lr * g
         else:
@@ -153,38 +127,12 @@ class Adam(Optimizer):
         return {"m": np.zeros_like(p), "v": np.zeros_like(p)}
 
     def update(self, p, g, s):
-        if not p.flags.c_contiguous:  # its flat view below would be a copy, and the update lost
-            raise ValueError(f"Adam updates parameters in place: they must be C-contiguous, got shape {p.shape}")
-        b1, b2, eps = self.beta1, self.beta2, self.eps
-        # Fold both bias corrections into the step size: eta * sqrt(1 - b2^t) / (1 - b1^t).
-        step = self.lr * np.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
-        arrays = [a.reshape(-1) for a in (p, g, s["m"], s["v"])]  # flat views (m and v are laid out like p)
-
-        # m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2; p <- p - step m / (sqrt(v) + eps): the
-        # textbook's operations in its order, over blocks that stay in the cache between them,
-        # with two scratch arrays instead of a new array per operation (a 1024 x 1024 layer
-        # took 11.7 ms a step that way, allocating and page-faulting six temporaries).
-        blocks = cache_blocks(p.size, 6)  # six arrays share the cache
-        size = max(rows.stop - rows.start for _, rows in blocks)
-
-        def work(worker: int, feed: Iterator[tuple[int, slice]]) -> None:
-            t, t_wide = np.empty(size, p.dtype), np.empty(size, np.result_type(p.dtype, step))
-            for _, rows in feed:
-                P, G, M, V = (a[rows] for a in arrays)
-                a, w = t[:len(P)], t_wide[:len(P)]
-                M *= b1
-                M += np.multiply(G, 1 - b1, out=a)
-                V *= b2
-                np.multiply(G, G, out=a)
-                a *= 1 - b2
-                V += a
-                np.sqrt(V, out=a)
-                a += eps
-                np.multiply(M, step, out=w)  # step is a float64 scalar: step * m in float64
-                np.divide(w, a, out=a)  # in float64, rounded once into the parameters' type
-                P -= a
-
-        for_workers(work, blocks)
+        b1, b2, m, v = self.beta1, self.beta2, s["m"], s["v"]
+        m[...] = b1 * m + (1 - b1) * g  # the running mean of the gradient
+        v[...] = b2 * v + (1 - b2) * g * g  # and of its square
+        m_hat = m / (1 - b1 ** self.t)  # bias corrections: m and v start at 0
+        v_hat = v / (1 - b2 ** self.t)
+        p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
     def config(self):
         return {**super().config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
