@@ -72,26 +72,6 @@ def test_activation_backward_matches_finite_differences(name):
     np.testing.assert_allclose(dZ, num, rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
-def test_activation_backward_may_overwrite_dA_with_the_same_bits(name):
-    """``overwrite_dA=True`` gives the same ``dZ`` to the bit; ReLU writes it over ``dA``
-    (the network's layers pass it), the others may or may not, and without it ``dA`` is left alone."""
-    rng = np.random.default_rng(0)
-    Z = rng.normal(size=(4, 5)).astype(np.float32)
-    Z[0, :2] = 0.0  # ReLU's kink: derivative 0
-    dA = rng.normal(size=(4, 5)).astype(np.float32)
-    act = get_activation(name)
-    kept = dA.copy()
-    dZ = act.backward(Z, act.fn(Z), dA)
-    np.testing.assert_array_equal(dA, kept)
-    spent = dA.copy()
-    dZ2 = act.backward(Z, act.fn(Z), spent, overwrite_dA=True)
-    np.testing.assert_array_equal(dZ2, dZ)
-    assert dZ2.dtype == np.float32
-    if name == "relu":
-        assert dZ2 is spent
-
-
 def test_network_backward_leaves_the_callers_gradient_alone():
     net = Network([layer_from_config(c) for c in [{"type": "dense", "units": 6}, {"type": "activation", "name": "relu"},
                                                    {"type": "dropout", "rate": 0.5}, {"type": "dense", "units": 3},
@@ -103,25 +83,6 @@ def test_network_backward_leaves_the_callers_gradient_alone():
     dX = net.backward(dA, need_dX=True)
     np.testing.assert_array_equal(dA, kept)
     assert dX.shape == X.shape
-
-
-@pytest.mark.parametrize("cost,output", [("quadratic", "sigmoid"), ("cross-entropy", "softmax"),
-                                         ("cross-entropy", "sigmoid"), ("quadratic", "relu")])
-def test_backprop_scale_multiplies_every_gradient_and_leaves_the_cost(cost, output):
-    """``backprop(X, Y, scale)`` gives the gradients of ``scale * cost`` (how SGD folds in its
-    learning rate) and returns the cost itself; through batch norm and dropout too."""
-    rng = np.random.default_rng(0)
-    X, Y = rng.normal(size=(6, 5)), np.eye(3)[rng.integers(0, 3, 6)]
-    layers = [{"type": "dense", "units": 4}, {"type": "batchnorm"}, {"type": "activation", "name": "tanh"},
-              {"type": "dropout", "rate": 0.3}, {"type": "dense", "units": 3}, {"type": "activation", "name": output}]
-    results = []
-    for scale in (1.0, 0.37):
-        net = Network([layer_from_config(c) for c in layers], cost=cost, dtype="float64", input_shape=(5,), seed=1)
-        results.append((net.backprop(X, Y, scale), [g.copy() for g in net.grads]))
-    (cost1, grads1), (cost2, grads2) = results
-    assert cost1 == cost2
-    for g1, g2 in zip(grads1, grads2):
-        np.testing.assert_allclose(g2, 0.37 * g1, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("cost,output", [("quadratic", "sigmoid"), ("quadratic", "softmax"),

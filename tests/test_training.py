@@ -112,8 +112,8 @@ def test_weights_that_overflow_under_a_finite_cost_are_divergence_too():
     from digitnet.nn.optimizers import SGD
 
     class OverflowsOnStep60(SGD):
-        def step(self, params, grads, scaled=False):
-            super().step(params, grads, scaled)
+        def step(self, params, grads):
+            super().step(params, grads)
             if self.t == 60:  # the last of 60 batches
                 params[0][0, 0] = np.inf
 
@@ -129,9 +129,9 @@ def test_weights_that_overflow_under_a_finite_cost_are_divergence_too():
 @pytest.mark.parametrize("optimizer, activation", [
     ("sgd", "sigmoid"), ("sgd", "tanh"), ("sgd-decay", "sigmoid"), ("momentum", "sigmoid")])
 def test_an_epoch_equals_backprop_then_step_on_plain_gradients(optimizer, activation):
-    """``run_epoch`` lets SGD's learning rate ride on the output delta (``grad_scale``), and trains
-    the classic network in ``digitnet.fast.fused`` (sigmoid with plain SGD); the weights come out as
-    from the textbook loop, plain gradients then ``w -= lr * g``."""
+    """``run_epoch`` trains the classic network in ``digitnet.fast.fused`` (sigmoid with plain SGD)
+    and the others through the layers' kernels; the weights come out as from the textbook loop,
+    plain gradients then ``w -= lr * g``."""
     from digitnet.nn.optimizers import SGD, Momentum
     from digitnet.training import run_epoch
 

@@ -64,8 +64,8 @@ def accelerate(net: Network, optimizer: Optimizer | None = None) -> Network:
 
 def textbook(net: Network, optimizer: Optimizer | None = None) -> Network:
     """Undo ``accelerate``: every layer (and ``optimizer``) back to its textbook class; returns ``net``."""
-    for layer in [*net.layers, optimizer]:
-        _swap(layer, TEXTBOOK)
+    for obj in [*net.layers, *([optimizer] if optimizer is not None else [])]:
+        _swap(obj, TEXTBOOK)
     return net
 
 
@@ -78,7 +78,7 @@ def kernels(net: Network, optimizer: Optimizer | None = None) -> Iterator[Networ
     threads, OpenBLAS keeps its threads spinning for a while, and a spinning thread takes the
     core a worker needs.
     """
-    objects = [*net.layers, optimizer]
+    objects = [*net.layers, *([optimizer] if optimizer is not None else [])]
     before = [type(o) for o in objects]
     accelerate(net, optimizer)
     hold = own_threads() if any(isinstance(l, FastConv2D) for l in net.layers) else contextlib.nullcontext()
