@@ -13,20 +13,19 @@ import dataclasses
 import json
 import shlex
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from . import __version__
+from . import __version__, safeio
 from .data import DATASETS, DataError, Split, evaluation_dataset, load_dataset
 from .nn.layers import Dropout, Layer, layer_from_config
 from .nn.network import Network, confusion_matrix, dense_stack
 from .nn.optimizers import OPTIMIZERS, SCHEDULES
-from .persistence import ModelFileError, load_model, save_model
+from .persistence import ModelFileError, check_architecture, load_model, save_model
 from .presets import DEFAULTS, PRESETS
-from .training import TrainConfig, TrainingDiverged, fit, load_checkpoint
+from .training import TrainConfig, TrainingDiverged, TrainState, fit, load_checkpoint
 
 
 class UsageError(Exception):
@@ -57,23 +56,9 @@ def _int_at_least(low: int):
 
 
 def _check_writable(path: Path, flag: str) -> None:
-    """Refuse an output path that cannot be written *before* training, not after an hour of it.
-
-    Writes and drops a throw-away file in the nearest folder that exists; the folders missing
-    below it are left for the final save to create, so a refused run leaves nothing behind.
-    """
-    if path.is_dir():
-        raise UsageError(f"{flag} {path} is a folder: give a file name, such as {path / 'model.npz'}")
-    existing = path.absolute().parent
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UsageError(f"cannot write {flag} {path}: {existing} is a file, not a folder")
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as e:
-        raise UsageError(f"cannot write {flag} {path}: {e.strerror or e}") from None
+    """Refuse an output path that cannot be written *before* training, not after an hour of it
+    (``safeio.check_output``: not a regular file, or no file can be created there)."""
+    safeio.check_output(path, flag)
 
 
 def _augment(text: str) -> dict[str, float]:
@@ -183,6 +168,7 @@ def build_network(opts: dict[str, Any]) -> Network:
     """The network the options describe: a preset's layer list, or a dense stack of ``sizes``."""
     if opts.get("layers"):
         layers: list[Layer] = [layer_from_config(c) for c in opts["layers"]]
+        _check_memory(layers, (784,), opts)
         return Network(layers, cost=opts["cost"], seed=opts["seed"], dtype=opts["dtype"])
     sizes = opts["sizes"]
     layers = dense_stack(sizes, opts["activation"], opts["output_activation"], opts["init"])
@@ -190,8 +176,18 @@ def build_network(opts: dict[str, Any]) -> Network:
         # After each hidden activation: positions 1, 3, ... except the output's.
         for pos in range(len(layers) - 3, 0, -2):
             layers.insert(pos + 1, Dropout(opts["dropout"]))
+    _check_memory(layers, (sizes[0],), opts)
     return Network(layers, cost=opts["cost"], seed=opts["seed"], dtype=opts["dtype"],
                    input_shape=(sizes[0],))
+
+
+def _check_memory(layers: list[Layer], input_shape: tuple[int, ...], opts: dict[str, Any]) -> None:
+    """Refuse, before a parameter is allocated, a network that would not fit in memory for
+    training ("needs N GB, the limit is M GB"): parameters, gradients and optimizer state,
+    and every layer's output for a batch (``persistence.check_architecture``)."""
+    config = {"input_shape": list(input_shape), "layers": [layer.config() for layer in layers],
+              "cost": opts["cost"], "dtype": opts["dtype"]}
+    check_architecture(config, batch=opts["batch_size"], copies=4)
 
 
 def _augmenter(spec: dict[str, float] | None):
@@ -234,7 +230,9 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if changed:
             raise UsageError(f"--resume continues the run exactly as its checkpoint describes it: "
                              f"leave out {', '.join(changed)}")
-        net, optimizer, config, state, meta = load_checkpoint(args.resume)
+        if not args.checkpoint:
+            _check_writable(args.resume, "--resume")  # the run goes on writing its checkpoint there
+        net, optimizer, config, state, meta = load_checkpoint(args.resume, run=True)
         augment = _augmenter(config.augment)
         dataset = meta["dataset"]["name"]
         data = load_dataset(dataset, args.data_dir, meta["training"]["validation"])
@@ -269,7 +267,7 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         data = load_dataset(opts["dataset"], args.data_dir, validation)
         limit = args.limit
         data = _limited(data, limit)
-        optimizer, state = config.make_optimizer(), None
+        optimizer, state = config.make_optimizer(), TrainState()
         command = shlex.join(["digitnet", *argv])
         epochs = f"{config.epochs} epoch{'s' * (config.epochs != 1)}"
         print(f"{net.describe()}; {len(data.train.X)} training images, {epochs}, "
@@ -278,20 +276,29 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         "training": {"command": command, "seed": seed, "validation": validation, "limit": limit},
         "dataset": {"name": data.name, "sha256": data.sha256},
     }
-    try:
-        state = fit(net, data, config, optimizer, state, augment=augment,
-                    checkpoint=args.checkpoint or args.resume, progress=not args.no_progress, metadata=meta)
-    except TrainingDiverged as e:
-        print(f"digitnet: training stopped: {e}; {args.output} was not written", file=sys.stderr)
-        return 1
-    if state.interrupted and state.epoch == 0:
-        print("interrupted before the first epoch ended: no model written", file=sys.stderr)
-        return 130
-    test_acc = net.evaluate(data.test.X, data.test.y)
-    meta["training"]["config"] = dataclasses.asdict(config)
-    meta.update(history=state.history, test_accuracy=test_acc, epochs_completed=state.epoch)
-    save_model(args.output, net, meta)
-    if state.interrupted:
+    # Ctrl-C and SIGTERM stop training at once, keeping the last completed epoch; one that
+    # arrives during the final save waits for it. Either way the model is written, exit 130.
+    with safeio.InterruptGuard() as guard:
+        try:
+            fit(net, data, config, optimizer, state, augment=augment,
+                checkpoint=args.checkpoint or args.resume, progress=not args.no_progress, metadata=meta)
+            safeio.pause_for_tests("after-fit")
+            test_acc = net.evaluate(data.test.X, data.test.y)
+        except TrainingDiverged as e:
+            print(f"digitnet: training stopped: {e}; {args.output} was not written", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:  # after fit's epoch loop (which handles its own): the weights are whole
+            state.interrupted, test_acc = True, None
+            if state.best_weights is not None:  # the early-stopping restore may have been cut short
+                net.load_state_dict(state.best_weights)
+        guard.interruptible = False
+        if state.interrupted and state.epoch == 0:
+            print("interrupted before the first epoch ended: no model written", file=sys.stderr)
+            return 130
+        meta["training"]["config"] = dataclasses.asdict(config)
+        meta.update(history=state.history, test_accuracy=test_acc, epochs_completed=state.epoch)
+        save_model(args.output, net, meta)
+    if state.interrupted or guard.received:
         print(f"interrupted: saved the model of epoch {state.epoch} to {args.output}", file=sys.stderr)
         return 130
     print(f"test accuracy {test_acc:.4f} ({round(test_acc * len(data.test.y))} / {len(data.test.y)})"
@@ -334,6 +341,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.images:
         try:
+            kind = safeio.not_regular(path)
+            if kind:  # a FIFO would block the read forever, a device never end
+                raise ValueError(f"{path} is {kind}, not an image file")
             x = to_mnist(load_image(path))  # (784,)
         except ValueError as e:  # unreadable, not an image, too large, blank
             message = str(e) if str(path) in str(e) else f"{path}: {e}"  # load_image names the file

@@ -29,7 +29,8 @@ from .fast import fused
 from .data import Dataset, one_hot
 from .nn.network import Network
 from .nn.optimizers import Optimizer, learning_rate, make_optimizer
-from .persistence import ModelFileError, read_model_file, save_model
+from .persistence import ModelFileError, build_from_metadata, check_checkpoint, read_model_file, save_model
+from .safeio import deferred_signals
 
 
 class TrainingDiverged(Exception):
@@ -172,8 +173,9 @@ def fit(
                     log(f"early stopping: no better validation accuracy for {config.early_stopping} epochs")
                     break
     except KeyboardInterrupt:
-        state.interrupted = True
-        net.load_state_dict(last_good)
+        with deferred_signals():  # a second Ctrl-C waits until the weights are whole again
+            state.interrupted = True
+            net.load_state_dict(last_good)
         return state
     except TrainingDiverged:
         net.load_state_dict(last_good)
@@ -265,23 +267,40 @@ def save_checkpoint(path: str | Path, net: Network, optimizer: Optimizer, config
     save_model(path, net, meta, extra)
 
 
-def load_checkpoint(path: str | Path) -> tuple[Network, Optimizer, TrainConfig, TrainState, dict[str, Any]]:
-    """Rebuild the network, optimizer, config and state saved by ``save_checkpoint``."""
+def load_checkpoint(path: str | Path, run: bool = False
+                    ) -> tuple[Network, Optimizer, TrainConfig, TrainState, dict[str, Any]]:
+    """Rebuild the network, optimizer, config and state saved by ``save_checkpoint``.
+
+    Every section is checked before it is used (``persistence.check_checkpoint``; with ``run``
+    also the command, seed and data set that ``digitnet train --resume`` needs), and the
+    optimizer state and best weights must have exactly the names and shapes the network gives
+    them: a ``ModelFileError`` in one line otherwise.
+    """
     meta, arrays = read_model_file(path)
+    check_checkpoint(meta, str(path), run)
+    net = build_from_metadata(meta, arrays, str(path))
     try:
         ck = meta["checkpoint"]
         config = TrainConfig(**meta["training"]["config"])
-        net = Network.from_config(meta["architecture"])
-        net.load_state_dict({k: arrays[k] for k in net.state_dict()})
         net.rng.bit_generator.state = ck["rng_state"]
         optimizer = config.make_optimizer()
         opt_state = {k[4:]: v for k, v in arrays.items() if k.startswith("opt.")}
+        t = opt_state.get("t")
+        if t is None or t.shape != () or t.dtype != np.int64 or int(t) < 0:
+            raise ValueError("no step counter opt.t")
         optimizer.load_state_dict(opt_state, net.params)
         best = {k[5:]: v for k, v in arrays.items() if k.startswith("best.")} or None
+        # Loading assigns by broadcasting: names, shapes and dtypes must match exactly.
+        for what, got, want in [("optimizer arrays", opt_state, optimizer.state_dict()),
+                                ("best weights", best or {}, net.state_dict() if best else {})]:
+            if set(got) != set(want) or any(v.shape != want[k].shape or v.dtype != want[k].dtype
+                                            for k, v in got.items()):
+                raise ValueError(f"its {what} do not fit the network")
         # Whether the run stopped early follows from the patience, so older checkpoints know it too.
         state = TrainState(epoch=ck["epoch"], history=meta["history"], best_accuracy=ck["best_accuracy"],
                            best_epoch=ck["best_epoch"], best_weights=best,
                            stopped_early=_patience_spent(config, ck["epoch"], ck["best_epoch"]))
     except (KeyError, TypeError, ValueError) as e:
-        raise ModelFileError(f"{path} is not a usable checkpoint ({e})") from None
+        raise ModelFileError(f"{path} is not a usable checkpoint ({' '.join(str(e).split())})") from None
     return net, optimizer, config, state, meta
+
