@@ -484,3 +484,46 @@ def test_legacy_pickle_with_wrong_contents_is_rejected(tmp_path, content):
     with pytest.raises(DataError) as excinfo:
         load_legacy_pickle(path)
     assert str(path) in one_line(excinfo)
+
+
+@pytest.mark.parametrize("bad, phrase", [
+    (lambda X, y: X.__setitem__((0, 5), np.nan), "NaN or infinite pixels"),
+    (lambda X, y: X.__setitem__((1, 0), np.inf), "NaN or infinite pixels"),
+    (lambda X, y: X.__setitem__((1, 0), -np.inf), "NaN or infinite pixels"),
+    (lambda X, y: X.__setitem__((0, 0), -0.01), "pixels outside [0, 1]"),
+    (lambda X, y: X.__setitem__((0, 0), 1.5), "pixels outside [0, 1]"),
+    (lambda X, y: y.__setitem__(0, 10), "labels outside 0..9"),
+    (lambda X, y: y.__setitem__(0, -1), "labels outside 0..9"),
+])
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_legacy_pickle_with_bad_values_is_rejected(tmp_path, bad, phrase, which):
+    parts = [list(p) for p in legacy_parts(np.random.default_rng(3), sizes=(4, 4, 4))]
+    bad(*parts[which])
+    path = tmp_path / "mnist.pkl.gz"
+    path.write_bytes(gzip.compress(pickle.dumps(tuple(map(tuple, parts)), protocol=2)))
+    with pytest.raises(DataError) as excinfo:
+        load_legacy_pickle(path)
+    message = one_line(excinfo)
+    assert phrase in message and ("training", "validation", "test")[which] in message
+
+
+def test_legacy_pickle_with_float_labels_is_rejected(tmp_path):
+    parts = legacy_parts(np.random.default_rng(4), sizes=(3, 3, 3))
+    bad = ((parts[0][0], parts[0][1].astype(np.float64)), parts[1], parts[2])
+    path = tmp_path / "mnist.pkl.gz"
+    path.write_bytes(gzip.compress(pickle.dumps(bad, protocol=2)))
+    with pytest.raises(DataError, match="expected float .n, 784. and integer"):
+        load_legacy_pickle(path)
+
+
+def test_a_gzip_bomb_stops_at_the_size_its_header_declares(tmp_path):
+    header = b"\x00\x00\x08\x03" + (100).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+    bomb = tmp_path / "train-images-idx3-ubyte.gz"
+    bomb.write_bytes(gzip.compress(header + bytes(200 << 20), compresslevel=9))  # 200 MB of zeros
+    assert bomb.stat().st_size < 1 << 20
+    with pytest.raises(DataError, match="has trailing bytes: decompresses to more than the 78416 bytes"):
+        read_idx(bomb)
+    huge = tmp_path / "huge.gz"
+    huge.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + (10 ** 9).to_bytes(4, "big") * 3))
+    with pytest.raises(DataError, match=r"its header declares shape \(1000000000, 1000000000, 1000000000\)"):
+        read_idx(huge)

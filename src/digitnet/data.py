@@ -202,21 +202,96 @@ def one_hot(y: np.ndarray, k: int = 10) -> np.ndarray:
     return np.eye(k, dtype=np.float32)[y]  # (n, k)
 
 
-def _decompress(raw: bytes) -> bytes:
-    """Gunzip `raw` if it starts with the gzip magic ``1f 8b``, else return it unchanged.
+MAX_IDX_BYTES = 1 << 30
+"""The largest IDX file ``read_idx`` decompresses (MNIST's largest is 47 MB)."""
+MAX_LEGACY_BYTES = 300 << 20
+"""The largest legacy pickle read (the classic ``mnist.pkl.gz`` holds 220 MB)."""
+# The decompressed size of each file of MNIST and Fashion-MNIST (the same for both).
+IDX_SIZES = {
+    "train-images-idx3-ubyte": 16 + 60_000 * 28 * 28,
+    "train-labels-idx1-ubyte": 8 + 60_000,
+    "t10k-images-idx3-ubyte": 16 + 10_000 * 28 * 28,
+    "t10k-labels-idx1-ubyte": 8 + 10_000,
+}
+
+
+def _inflate(raw: bytes, limit: int, path: Path, partial: bool = False) -> bytes:
+    """Gunzip ``raw`` if it starts with the gzip magic ``1f 8b`` (else return it), never producing
+    more than ``limit`` bytes: a gzip bomb stops as soon as it passes the size it may have.
 
     Sniffing the magic (IDX files start with ``00 00``) means a file's name does not matter.
+    With ``partial``, return the first ``limit`` bytes (or fewer, for a short stream) quietly.
     """
-    return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    if raw[:2] != b"\x1f\x8b":
+        if len(raw) > limit and not partial:
+            raise DataError(f"{path}: {len(raw)} bytes, more than the {limit} it may have")
+        return raw[:limit]
+    out = bytearray()
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    data = raw
+    while True:
+        out += inflater.decompress(data, limit + 1 - len(out))  # at most one byte past the limit
+        data = inflater.unconsumed_tail
+        if len(out) > limit:
+            if partial:
+                return bytes(out[:limit])
+            raise DataError(f"{path}: has trailing bytes: decompresses to more than the {limit} bytes "
+                            "it may have (a gzip bomb, or the wrong file)")
+        if inflater.eof:
+            data = inflater.unused_data
+            if not data.strip(b"\x00"):  # gzip allows zero padding after the last member
+                return bytes(out)
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # another gzip member follows
+        elif not data:
+            if partial:
+                return bytes(out)
+            raise DataError(f"{path}: cannot decompress: the gzip stream is cut short")
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The decompressed contents of `path`, or a DataError that names the file."""
+def _read_raw(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` as stored, refused unread when not a regular file or larger than
+    ``limit`` (plus what gzip may add to a file that does not compress)."""
+    if path.exists() and not path.is_file():
+        raise DataError(f"{path}: not a regular file")
+    if path.stat().st_size > limit + (limit >> 10) + 1024:
+        raise DataError(f"{path}: {path.stat().st_size} bytes, more than the {limit} it may have")
+    return path.read_bytes()
+
+
+def _read_bytes(path: Path, limit: int) -> bytes:
+    """The decompressed contents of `path` (at most ``limit`` bytes), or a DataError that names the file."""
     try:
-        return _decompress(path.read_bytes())
+        return _inflate(_read_raw(path, limit), limit, path)
     except FileNotFoundError as e:
         raise DataError(f"{path}: file not found") from e
-    except (OSError, EOFError, zlib.error) as e:  # EOFError: gzip stream cut short
+    except (OSError, zlib.error) as e:
+        raise DataError(f"{path}: cannot read or decompress ({e})") from e
+
+
+def _read_idx_bytes(path: Path, limit: int = MAX_IDX_BYTES) -> bytes:
+    """The decompressed IDX bytes of `path`: no more than its header declares, nor than ``limit``.
+
+    Of a gzipped file the header (at most 1 KB) is inflated first, then the whole file up to the
+    size the header declares, so a stream that goes on is refused after that many bytes, not
+    after gigabytes. A raw file was refused by its size on disk; ``_parse_idx`` checks the rest.
+    """
+    try:
+        raw = _read_raw(path, limit)
+        head = _inflate(raw, 4 + 4 * 255, path, partial=True)
+        gzipped = raw[:2] == b"\x1f\x8b"
+        if gzipped and head[:2] == b"\x00\x00" and len(head) >= 4 and head[2] in _IDX_DTYPES and head[3] \
+                and len(head) >= 4 + 4 * head[3]:
+            ndim = head[3]
+            shape = [int.from_bytes(head[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+            declared = 4 + 4 * ndim + math.prod(shape) * _IDX_DTYPES[head[2]].itemsize
+            if declared > limit:
+                raise DataError(f"{path}: its header declares shape {tuple(shape)}, {declared} bytes, "
+                                f"more than the {limit} it may have")
+            limit = declared
+        return _inflate(raw, limit, path)
+    except FileNotFoundError as e:
+        raise DataError(f"{path}: file not found") from e
+    except (OSError, zlib.error) as e:
         raise DataError(f"{path}: cannot read or decompress ({e})") from e
 
 
@@ -263,7 +338,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """
     path = Path(path)
     try:
-        return _parse_idx(_read_bytes(path), path)
+        return _parse_idx(_read_idx_bytes(path), path)
     except DataError as e:
         raise DataError(f"{e}; replace it with an intact copy") from e
 
@@ -320,8 +395,8 @@ def _download(file: str, spec: DatasetSpec, target: Path, progress: bool) -> Pat
             try:
                 with tmp.open("wb") as out:
                     _fetch(url, out, progress)
-                actual = hashlib.sha256(_decompress(tmp.read_bytes())).hexdigest()
-            except (OSError, EOFError, zlib.error, http.client.HTTPException, ValueError) as e:
+                actual = hashlib.sha256(_inflate(tmp.read_bytes(), IDX_SIZES[file], tmp)).hexdigest()
+            except (OSError, zlib.error, http.client.HTTPException, ValueError, DataError) as e:
                 errors.append(f"{url} ({e})")
                 continue
             if actual != spec.sha256[file]:
@@ -427,7 +502,7 @@ def load_dataset(
         owned = path.parent == cache  # only the cache is ours to clean up
         hint = f"replace it with an original {name} file, or delete it to download again"
         try:
-            data = _read_bytes(path)
+            data = _read_idx_bytes(path, IDX_SIZES[file])
             actual = hashlib.sha256(data).hexdigest()
             if actual != spec.sha256[file]:
                 other = _identify(file, actual)
@@ -494,6 +569,8 @@ def _legacy_split(part: object, path: Path, which: str) -> Split:
             f"{path}: the {which} part has images {X.dtype} {X.shape} and labels {y.dtype} {y.shape}, "
             "expected float (n, 784) and integer (n,)"
         )
+    if X.size and not np.isfinite(X).all():  # NaN compares false with everything: test it first
+        raise DataError(f"{path}: the {which} part has NaN or infinite pixels")
     if X.size and (X.min() < 0 or X.max() > 1) or y.size and (y.min() < 0 or y.max() > 9):
         raise DataError(f"{path}: the {which} part has pixels outside [0, 1] or labels outside 0..9")
     return Split(X.astype(np.float32, copy=False), y.astype(np.int64, copy=False))
@@ -545,7 +622,7 @@ def load_legacy_pickle(path: str | os.PathLike[str], validation: int | None = No
     """
     path = Path(path)
     try:
-        data = _read_bytes(path)
+        data = _read_bytes(path, MAX_LEGACY_BYTES)
         train, held_out, test = _legacy_splits(data, path)
     except DataError as e:
         raise DataError(f"{e}; use an intact original mnist.pkl.gz") from e
