@@ -248,3 +248,21 @@ def test_a_model_of_the_legacy_pickle_is_evaluated_on_mnist(tiny_data, tmp_path,
     save_model(path, Network([784, 10], seed=0), {"dataset": {"name": "mnist-legacy", "sha256": "0" * 64}})
     assert cli.main(["evaluate", str(path), "--json"]) == 0
     assert tiny_data[-1][0] == "mnist" and json.loads(capsys.readouterr().out)["dataset"] == "mnist"
+
+
+@pytest.mark.parametrize("reference", [False, True])
+def test_reference_trains_on_the_textbook_path_only(tiny_data, tmp_path, monkeypatch, reference):
+    """``--reference``: no fast kernel is swapped in and the fused epoch is not taken; without it
+    both are; either way the model trains and is written."""
+    from digitnet import fast, training
+
+    used = []
+    kernels, epoch = fast.kernels, training.fused.sgd_epoch
+    monkeypatch.setattr(fast, "kernels", lambda *a: used.append("kernels") or kernels(*a))
+    monkeypatch.setattr(training.fused, "sgd_epoch", lambda *a: used.append("fused") or epoch(*a))
+    for preset in ("seed", "mlp"):
+        out = tmp_path / f"{preset}.npz"
+        argv = ["train", "--preset", preset, "--epochs", "1", "--no-progress", "-o", str(out)]
+        assert cli.main(argv + ["--reference"] * reference) == 0
+        assert load_model(out)[1]["history"][0]["epoch"] == 1
+    assert (used == []) is reference and ("fused" in used) is not reference

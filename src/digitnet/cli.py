@@ -9,6 +9,7 @@ never a traceback: 2 for bad input, 1 for a run that failed, 130 for Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import shlex
@@ -18,11 +19,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import __version__, safeio
+from . import __version__, fast, safeio
 from .data import DATASETS, DataError, Split, evaluation_dataset, load_dataset
 from .nn.layers import Dropout, Layer, layer_from_config
 from .nn.network import Network, confusion_matrix, dense_stack
 from .nn.optimizers import OPTIMIZERS, SCHEDULES
+from .convert import ConvertError, read_book_pickle, to_network
 from .persistence import ModelFileError, check_architecture, load_model, save_model
 from .presets import DEFAULTS, PRESETS
 from .training import TrainConfig, TrainingDiverged, TrainState, fit, load_checkpoint
@@ -127,6 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--checkpoint", type=Path, help="write a resumable checkpoint here after each epoch")
     out.add_argument("--resume", type=Path, metavar="CHECKPOINT", help="continue a run from its checkpoint")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
+    out.add_argument("--reference", action="store_true",
+                     help="train with the textbook layers of digitnet.nn only, no fast kernel (slower)")
+
+    c = sub.add_parser("convert", help="turn a network pickled by the book's network.py into a model file",
+                       description="Read a network.Network pickled by the book's network.py (sizes, weights, "
+                                   "biases) without running any code from the file, and write it as a "
+                                   "digitnet model file that predicts as the pickled network did.")
+    c.add_argument("pickle", type=Path, metavar="PICKLE", help="the pickled network, e.g. trained_network.pkl")
+    c.add_argument("-o", "--output", type=Path, required=True, help="model file to write")
 
     e = sub.add_parser("evaluate", help="test a model file",
                        description="Accuracy, per-digit accuracy and confusion matrix on the test set.")
@@ -205,7 +216,7 @@ def _augmenter(spec: dict[str, float] | None):
 # What ``--resume`` still takes from the command line: where the data is and where to write.
 # Everything else (architecture, optimiser, data set, --limit, ...) is the checkpoint's. The
 # other train flags have no argparse default (``None``: not given; see ``presets.DEFAULTS``).
-_RESUME_FLAGS = {"command", "resume", "data_dir", "output", "checkpoint", "no_progress"}
+_RESUME_FLAGS = {"command", "resume", "data_dir", "output", "checkpoint", "no_progress", "reference"}
 # The flags that shape a dense stack; a preset with its own layer list has no use for them.
 _DENSE_FLAGS = ("sizes", "activation", "output_activation", "init", "dropout")
 
@@ -281,9 +292,11 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     with safeio.InterruptGuard() as guard:
         try:
             fit(net, data, config, optimizer, state, augment=augment,
-                checkpoint=args.checkpoint or args.resume, progress=not args.no_progress, metadata=meta)
+                checkpoint=args.checkpoint or args.resume, progress=not args.no_progress, metadata=meta,
+                reference=args.reference)
             safeio.pause_for_tests("after-fit")
-            test_acc = net.evaluate(data.test.X, data.test.y)
+            with contextlib.nullcontext() if args.reference else fast.kernels(net):
+                test_acc = net.evaluate(data.test.X, data.test.y)
         except TrainingDiverged as e:
             print(f"digitnet: training stopped: {e}; {args.output} was not written", file=sys.stderr)
             return 1
@@ -386,6 +399,19 @@ def cmd_app(args: argparse.Namespace) -> int:
     return 0  # not reached, except where a test replaces os.execv
 
 
+def cmd_convert(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """``digitnet convert PICKLE -o OUTPUT``: the book's pickled network as a model file."""
+    _check_writable(args.output, "--output")
+    sizes, weights, biases, digest = read_book_pickle(args.pickle)
+    net = to_network(sizes, weights, biases)
+    save_model(args.output, net, {
+        "training": {"command": "digitnet " + shlex.join(argv)},
+        "converted_from": {"file": args.pickle.name, "sha256": digest, "format": "pickled network.Network"},
+    })
+    print(f"{'-'.join(map(str, sizes))} sigmoid network from {args.pickle}; saved {args.output}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``digitnet`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -400,8 +426,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_predict(args)
         if args.command == "app":
             return cmd_app(args)
+        if args.command == "convert":
+            return cmd_convert(args, argv)
         return cmd_evaluate(args)
-    except (UsageError, DataError, ModelFileError, ValueError) as e:
+    except (UsageError, DataError, ModelFileError, ConvertError, ValueError) as e:
         print(f"digitnet: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # a file that vanished or a full disk after the checks above
