@@ -15,9 +15,12 @@ Cases (``--cases``):
 * ``seed128``: the same network at batch 128: digitnet and PyTorch.
 * ``mlp``: 784-512-256-10 ReLU, softmax + cross-entropy, He init, SGD eta 0.1, batch 128.
 * ``cnn``: the layers of the ``cnn`` preset (``digitnet.presets``) with its optimizer, batch 128.
-  On ``--threads 2`` digitnet trains it as two processes of one thread each (``digitnet.replicas``,
-  forked at each timed epoch, which the time includes) and PyTorch on two threads: two cores each.
+  On ``--threads 2`` digitnet's kernels run two worker threads and PyTorch two threads.
 * ``memory``: peak resident memory of ``digitnet train --preset seed --epochs 2`` in a subprocess.
+
+``--baseline DIR`` times another version of digitnet beside this one, taking turns with the
+others: ``DIR`` is the ``src/digitnet`` folder of a checkout of it (``git worktree add /tmp/base
+COMMIT``), imported under the name ``digitnet_baseline``; the table then has a ``dn/base`` column.
 
 The floor column is the time the matrix products of an epoch would take at the machine's peak
 float32 speed, measured in the same run by a 2048 x 2048 x 2048 ``np.matmul`` on the same thread
@@ -31,6 +34,8 @@ shows how far each one is from the machine's limit. PyTorch is optional
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import operator
 import os
 import platform
@@ -50,6 +55,9 @@ REFERENCE_EXAMPLES = 10_000  # the per-example loop takes ~4 s per epoch: time a
 CNN_EXAMPLES = 5_000  # a tenth of an epoch, scaled by 10
 # The goals this benchmark checks: (case, ratio, comparison, bound).
 TARGETS = [
+    ("seed10", "vs_base", "<=", 1.05),
+    ("seed128", "vs_base", "<=", 1.05),
+    ("mlp", "vs_base", "<=", 1.05),
     ("seed10", "speedup", ">=", 15.0),
     ("seed10", "vs_torch", "<", 1.0),
     ("seed128", "vs_torch", "<=", 0.67),
@@ -57,7 +65,7 @@ TARGETS = [
     ("cnn", "vs_torch", "<=", 1.5),
 ]
 COMPARE = {">=": operator.ge, "<": operator.lt, "<=": operator.le}
-RATIO_NAMES = {"speedup": "reference/digitnet", "vs_torch": "digitnet/torch"}
+RATIO_NAMES = {"speedup": "reference/digitnet", "vs_torch": "digitnet/torch", "vs_base": "digitnet/baseline"}
 MEMORY_TARGET_MB = 1024
 
 
@@ -69,6 +77,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", type=Path, default=DATA_DIR if DATA_DIR.is_dir() else None,
                    help=f"folder with the MNIST IDX files (default {DATA_DIR}, else the cache)")
     p.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {','.join(CASES)}")
+    p.add_argument("--baseline", type=Path, metavar="DIR",
+                   help="the src/digitnet folder of another version to time beside this one")
     args = p.parse_args(argv)
     args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = sorted(set(args.cases) - set(CASES))
@@ -123,6 +133,8 @@ class Case:
             return s["reference"] / s["digitnet"]
         if column == "vs_torch" and "torch" in s:
             return s["digitnet"] / s["torch"]
+        if column == "vs_base" and "baseline" in s:
+            return s["digitnet"] / s["baseline"]
         return None
 
 
@@ -187,6 +199,12 @@ def reference_runner(X: np.ndarray, Y: np.ndarray, batch: int, eta: float) -> Ru
         reference.run_epoch(net, data[:n], batch, eta, rng)
         return time.perf_counter() - start
     return run
+
+
+def timed(fn: Callable, *args) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
 
 
 def digitnet_runner(net: Network, optimizer, X: np.ndarray, Y: np.ndarray, batch: int) -> Runner:
@@ -309,33 +327,65 @@ def torch_runner(net: Network, optimizer: str, lr: float, momentum: float,
     return run
 
 
+def load_baseline(src: Path):
+    """Another version's package from its ``src/digitnet`` folder, as ``digitnet_baseline`` (its
+    modules import each other relatively); returns a namespace with ``Network``,
+    ``layer_from_config``, ``make_optimizer`` and ``run_epoch``."""
+    spec = importlib.util.spec_from_file_location("digitnet_baseline", src / "__init__.py",
+                                                  submodule_search_locations=[str(src)])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["digitnet_baseline"] = package
+    spec.loader.exec_module(package)
+
+    def module(*names):
+        for name in names:
+            try:
+                return importlib.import_module(f"digitnet_baseline.{name}")
+            except ModuleNotFoundError:
+                continue
+        raise ModuleNotFoundError(f"none of {names} in {src}")
+
+    network, layers, optimizers = module("nn.network", "network"), module("nn.layers", "layers"), \
+        module("nn.optimizers", "optimizers")
+    return argparse.Namespace(Network=network.Network, layer_from_config=layers.layer_from_config,
+                              make_optimizer=optimizers.make_optimizer,
+                              run_epoch=module("training").run_epoch)
+
+
 # -- the cases -------------------------------------------------------------------------------------
 
-def build_case(name: str, X: np.ndarray, Y: np.ndarray, y: np.ndarray) -> Case | str:
-    """The case called ``name``, or a note saying why it is skipped."""
-    optimizer, lr, momentum = "sgd", 3.0, 0.9
+def build_network(lib, name: str) -> Network:
+    """The network of case ``name``, built with ``lib`` (this digitnet or the baseline's)."""
+    if name in ("seed10", "seed128"):
+        return lib.Network([784, 16, 16, 10], seed=0)  # sigmoid, quadratic, N(0, 1): the seed preset
+    if name == "mlp":
+        return lib.Network([784, 512, 256, 10], activation="relu", output="softmax", cost="cross-entropy",
+                           init="he", seed=0)
+    preset = PRESETS["cnn"]
+    return lib.Network([lib.layer_from_config(c) for c in preset["layers"]], cost=preset["cost"], seed=0)
+
+
+def build_case(name: str, X: np.ndarray, Y: np.ndarray, y: np.ndarray, baseline=None) -> Case:
+    """The case called ``name``, with a runner for each implementation."""
+    optimizer, lr, momentum, batch = "sgd", 3.0, 0.9, 128
     examples = {"digitnet": N_TRAIN, "torch": N_TRAIN}
+    net = build_network(argparse.Namespace(Network=Network, layer_from_config=layer_from_config), name)
     if name in ("seed10", "seed128"):
         batch = 10 if name == "seed10" else 128
-        net = Network([784, 16, 16, 10], seed=0)  # sigmoid, quadratic, N(0, 1): the seed preset
         description = "784-16-16-10 sigmoid, quadratic, SGD eta 3"
     elif name == "mlp":
-        batch, lr = 128, 0.1
-        net = Network([784, 512, 256, 10], activation="relu", output="softmax", cost="cross-entropy",
-                      init="he", seed=0)
+        lr = 0.1
         description = "784-512-256-10 relu, softmax + cross-entropy, SGD eta 0.1"
     else:  # cnn
-        preset = PRESETS.get("cnn")
-        if not preset or not preset.get("layers"):
-            return "cnn: skipped, digitnet.presets has no 'cnn' preset with a 'layers' list yet"
-        batch = 128
-        optimizer, lr = preset.get("optimizer", "sgd"), preset.get("eta", 0.1)
-        momentum = preset.get("momentum", momentum)
-        net = Network([layer_from_config(c) for c in preset["layers"]], cost=preset.get("cost", "cross-entropy"),
-                      seed=0)
+        preset = PRESETS["cnn"]
+        optimizer, lr = preset["optimizer"], preset["eta"]
         examples = {"digitnet": CNN_EXAMPLES, "torch": CNN_EXAMPLES}
         description = f"cnn preset: {summarize(preset['layers'])}, {optimizer} eta {lr:g}"
     runners = {"digitnet": digitnet_runner(net, make_optimizer(optimizer, lr, momentum), X, Y, batch)}
+    if baseline is not None:
+        base_net, base_opt = build_network(baseline, name), baseline.make_optimizer(optimizer, lr, momentum)
+        runners["baseline"] = lambda n: timed(baseline.run_epoch, base_net, X[:n], Y[:n], batch, base_opt)
+        examples["baseline"] = examples["digitnet"]
     if name == "seed10":
         runners = {"reference": reference_runner(X, Y, batch, lr), **runners}
         examples["reference"] = REFERENCE_EXAMPLES
@@ -394,16 +444,17 @@ def _s(v: float | None, fmt: str = "{:.3f}") -> str:
 
 
 def print_table(cases: list[Case], peak: float) -> None:
-    head = (f"{'case':<8} {'batch':>5} {'reference':>10} {'digitnet':>9} {'torch':>8} {'ref/dn':>7} "
-            f"{'dn/torch':>8} {'floor':>8} {'dn/floor':>8}")
+    head = (f"{'case':<8} {'batch':>5} {'reference':>10} {'digitnet':>9} {'baseline':>9} {'torch':>8} "
+            f"{'ref/dn':>7} {'dn/base':>7} {'dn/torch':>8} {'floor':>8} {'dn/floor':>8}")
     print(head)
     print("-" * len(head))
     for c in cases:
         floor = c.flops / peak
         s = c.seconds
         print(f"{c.name:<8} {c.batch:>5} {_s(s.get('reference'), '{:.2f}'):>10} {_s(s['digitnet']):>9} "
-              f"{_s(s.get('torch')):>8} {_s(c.ratio('speedup'), '{:.1f}x'):>7} "
-              f"{_s(c.ratio('vs_torch'), '{:.2f}'):>8} {floor:>8.4f} {s['digitnet'] / floor:>7.0f}x")
+              f"{_s(s.get('baseline')):>9} {_s(s.get('torch')):>8} {_s(c.ratio('speedup'), '{:.1f}x'):>7} "
+              f"{_s(c.ratio('vs_base'), '{:.2f}'):>7} {_s(c.ratio('vs_torch'), '{:.2f}'):>8} {floor:>8.4f} "
+              f"{s['digitnet'] / floor:>7.0f}x")
     print("\nseconds per epoch of 50,000 images, median of the repeats; ref/dn = reference / digitnet "
           "(speed-up), dn/torch = digitnet / torch (time ratio, < 1: digitnet faster)")
     for c in cases:
@@ -452,13 +503,11 @@ def main(argv: list[str] | None = None) -> int:
     X, y = data.train.X, data.train.y  # (50000, 784) float32, (50000,) int64
     Y = one_hot(y)  # (50000, 10)
     cases = []
+    baseline = load_baseline(args.baseline) if args.baseline else None
     for name in args.cases:
         if name == "memory":
             continue
-        case = build_case(name, X, Y, y)
-        if isinstance(case, str):
-            print(case)
-            continue
+        case = build_case(name, X, Y, y, baseline)
         time_case(case, args.repeats, args.epochs)
         cases.append(case)
     if cases:

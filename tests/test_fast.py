@@ -17,10 +17,10 @@ from digitnet import fast
 from digitnet.data import Split, load_dataset, one_hot
 from digitnet.fast import blas
 from digitnet.fast.layers import FastBatchNorm, FastConv2D, FastDense, FastMaxPool2D
-from digitnet.fast.optimizers import FastAdam
+from digitnet.fast.optimizers import FastAdam, FastSGD
 from digitnet.nn.layers import BatchNorm, Conv2D, Dense, MaxPool2D, layer_from_config
 from digitnet.nn.network import Network
-from digitnet.nn.optimizers import Adam
+from digitnet.nn.optimizers import SGD, Adam
 from digitnet.presets import PRESETS
 from digitnet.training import TrainConfig, fit
 
@@ -132,6 +132,18 @@ def test_fast_adam_computes_textbook_adam(threads, dtype, monkeypatch):
     tol = 64 * np.finfo(dtype).eps
     np.testing.assert_allclose(ours, book, rtol=tol, atol=tol)
     np.testing.assert_allclose(opt_ours.state[0]["v"], opt_book.state[0]["v"], rtol=tol)
+
+
+@pytest.mark.parametrize("decay", [0.0, 0.01])
+def test_fast_sgd_computes_textbook_sgd(decay):
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((30, 20)).astype(np.float32)
+    ours, book = W.copy(), W.copy()
+    for _ in range(3):
+        g = rng.standard_normal(W.shape).astype(np.float32)
+        FastSGD(0.5, weight_decay=decay).step([ours], [g.copy()])
+        SGD(0.5, weight_decay=decay).step([book], [g])
+    close(ours, book, 4)
 
 
 def test_fast_adam_refuses_a_parameter_it_cannot_update_in_place():

@@ -6,7 +6,7 @@ CPU, and the tests hold each one to its textbook twin within a float tolerance:
 
 * ``layers``: subclasses of the textbook layers (dense, convolution, max pooling, batch norm)
   whose passes run over cache-sized chunks on worker threads (``blas``);
-* ``optimizers``: Adam over cache-sized blocks;
+* ``optimizers``: SGD's step in place, Adam over cache-sized blocks;
 * ``fused``: the classic network's whole SGD epoch in fewer NumPy calls.
 
 ``accelerate(net)`` gives a network's layers their kernels in place (the parameters, the
@@ -23,10 +23,10 @@ from typing import Iterator
 
 from ..nn import layers as nn_layers
 from ..nn.network import Network
-from ..nn.optimizers import Adam, Optimizer
+from ..nn.optimizers import SGD, Adam, Optimizer
 from .blas import own_threads
 from .layers import FastBatchNorm, FastConv2D, FastDense, FastMaxPool2D
-from .optimizers import FastAdam
+from .optimizers import FastAdam, FastSGD
 
 # Each textbook class with a fast kernel, and the kernel (a subclass with the same state).
 KERNELS: dict[type, type] = {
@@ -34,6 +34,7 @@ KERNELS: dict[type, type] = {
     nn_layers.Conv2D: FastConv2D,
     nn_layers.MaxPool2D: FastMaxPool2D,
     nn_layers.BatchNorm: FastBatchNorm,
+    SGD: FastSGD,
     Adam: FastAdam,
 }
 TEXTBOOK: dict[type, type] = {fast: book for book, fast in KERNELS.items()}

@@ -45,7 +45,7 @@ PROGRESS_EVERY = 100  # batches between calls of ``on_batch``: a progress bar's 
 def supports(net: Network, optimizer: Any) -> bool:
     """Whether ``sgd_epoch`` can train ``net`` with ``optimizer``: the layers' arithmetic, up to rounding."""
     dense, acts = net.layers[0::2], net.layers[1::2]
-    return (type(optimizer) is SGD and not optimizer.weight_decay and net.cost_name == "quadratic"
+    return (isinstance(optimizer, SGD) and not optimizer.weight_decay and net.cost_name == "quadratic"
             and len(dense) == len(acts) > 0
             and all(isinstance(d, Dense) and d.bias for d in dense)
             and all(isinstance(a, ActivationLayer) and a.name == "sigmoid" for a in acts))

