@@ -25,6 +25,7 @@ from .nn.layers import Dropout, Layer, layer_from_config
 from .nn.network import Network, confusion_matrix, dense_stack
 from .nn.optimizers import OPTIMIZERS, SCHEDULES
 from .convert import ConvertError, read_book_pickle, to_network
+from . import examples, finetune
 from .persistence import ModelFileError, check_architecture, load_model, save_model
 from .presets import DEFAULTS, PRESETS
 from .training import TrainConfig, TrainingDiverged, TrainState, fit, load_checkpoint
@@ -163,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--models-dir", type=Path, default=Path("models"),
                    help="folder whose *.npz model files the app offers in its model picker (default: models)")
     a.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
+
+    examples.register(sub)
+    finetune.register(sub)
     return parser
 
 
@@ -428,6 +432,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_app(args)
         if args.command == "convert":
             return cmd_convert(args, argv)
+        if args.command == "examples":
+            return examples.run(args)
+        if args.command == "finetune":
+            return finetune.cmd_finetune(args, argv)
         return cmd_evaluate(args)
     except (UsageError, DataError, ModelFileError, ConvertError, ValueError) as e:
         print(f"digitnet: error: {e}", file=sys.stderr)

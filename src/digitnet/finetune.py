@@ -1,0 +1,227 @@
+"""Fine-tuning: teach a trained network one person's handwriting without forgetting MNIST.
+
+A few dozen examples cannot retrain a network, but they can nudge one. Each step backpropagates
+one mixed mini-batch: ``own_batch`` of the person's examples, drawn with replacement and each
+distorted afresh (``digitnet.augment``: shifts, rotations, rescaling), so ten drawings act like
+hundreds; and ``rehearsal_batch`` MNIST training images, so every step also reminds the network
+of what it already reads (rehearsal, Robins 1995: without it a network fine-tuned on one
+person's zeros soon reads everything as a zero). Adam with a small learning rate moves the
+weights only as far as the person's examples need.
+
+Part of the examples (``holdout``) is kept aside and never trained on; accuracy on those, and on
+the MNIST test set, is measured before and after, so the person sees what was learnt and what
+it cost. Batch normalisation learns with the mixed batches' statistics, as in training.
+
+Examples labelled "not a digit" (``examples.NOT_A_DIGIT``) are kept in the database but not
+trained on: the ten-way softmax has no class for them, and ``data.one_hot`` takes digits only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import fast
+from .data import Split, one_hot
+from .examples import NOT_A_DIGIT, digest, file_sha256
+from .nn.network import Network
+from .nn.optimizers import make_optimizer
+from .persistence import load_model, save_model
+
+MIN_EXAMPLES = 5
+"""Fewer digit examples than this are too few to learn a style from (and to hold one aside)."""
+
+
+class TooFewExamples(ValueError):
+    """A profile with too few examples to learn from (one line)."""
+
+
+@dataclass
+class FinetuneConfig:
+    """How to fine-tune; stored in the new model's metadata."""
+
+    steps: int = 150
+    own_batch: int = 16  # the person's examples per step (augmented)
+    rehearsal_batch: int = 48  # MNIST training images per step
+    lr: float = 3e-4  # Adam
+    holdout: float = 0.2  # fraction of the examples kept aside to measure, at least one
+    seed: int = 0
+    augment: dict[str, float] = field(default_factory=lambda: {"shift": 2.0, "rotate": 10.0, "scale": 0.1})
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.own_batch < 1 or self.rehearsal_batch < 0:
+            raise ValueError("fine-tuning needs steps >= 1, own_batch >= 1 and rehearsal_batch >= 0")
+        if not 0 <= self.holdout < 1:
+            raise ValueError(f"holdout must be a fraction in [0, 1), not {self.holdout}")
+        make_optimizer("adam", self.lr)  # validates the learning rate
+
+
+def check_enough(n_digits: int, profile: str) -> None:
+    """Refuse, in one line, a profile with fewer than ``MIN_EXAMPLES`` digit examples."""
+    if n_digits < MIN_EXAMPLES:
+        raise TooFewExamples(
+            f"profile {profile!r} has {n_digits} digit example{'s' * (n_digits != 1)}; fine-tuning needs at "
+            f"least {MIN_EXAMPLES} (add some with 'digitnet examples add' or the app's Right / Wrong buttons)")
+
+
+def split_holdout(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, held_out)`` of ``n`` examples: ``ceil(fraction * n)`` held out when
+    ``fraction > 0`` (at least one), never leaving fewer than ``MIN_EXAMPLES - 1`` to train on."""
+    perm = rng.permutation(n)  # (n,)
+    held = min(math.ceil(fraction * n), max(n - (MIN_EXAMPLES - 1), 0)) if fraction > 0 else 0
+    return np.sort(perm[held:]), np.sort(perm[:held])
+
+
+def finetune(net: Network, X: np.ndarray, y: np.ndarray, rehearsal: Split, config: FinetuneConfig,
+             on_step: Callable[[int, int, float], None] | None = None) -> list[float]:
+    """Fine-tune ``net`` in place on examples ``X (n, 784)``, labels ``y (n,)`` in 0..9, mixed with
+    ``rehearsal`` (MNIST training images); returns each step's mean cost.
+
+    ``on_step(step, steps, cost)`` is called after every step (1-based). A cost that is not finite
+    raises ValueError and leaves the weights as they were.
+    """
+    from .augment import Augmenter  # scipy, loaded only to fine-tune
+
+    rng = np.random.default_rng(config.seed)
+    augment = Augmenter(**config.augment)
+    optimizer = make_optimizer("adam", config.lr)
+    before = {k: v.copy() for k, v in net.state_dict().items()}
+    costs = []
+    with fast.kernels(net, optimizer):
+        for step in range(1, config.steps + 1):
+            own = rng.integers(0, len(X), config.own_batch)  # (b_own,) drawn with replacement
+            old = rng.integers(0, len(rehearsal.X), config.rehearsal_batch)  # (b_mnist,)
+            xb = np.concatenate([augment(X[own], rng), rehearsal.X[old]])  # (b, 784)
+            yb = np.concatenate([y[own], rehearsal.y[old]])  # (b,)
+            cost = net.backprop(xb.reshape(len(xb), *net.input_shape), one_hot(yb))
+            if not math.isfinite(cost):
+                net.load_state_dict(before)
+                raise ValueError(f"fine-tuning diverged at step {step} (cost {cost}): try a smaller learning rate")
+            optimizer.step(net.params, net.grads)
+            costs.append(cost)
+            if on_step is not None:
+                on_step(step, config.steps, cost)
+    return costs
+
+
+def accuracy(net: Network, X: np.ndarray, y: np.ndarray) -> float | None:
+    """The fraction of rows read as their label (None for no rows)."""
+    if len(X) == 0:
+        return None
+    with fast.kernels(net):
+        return float(np.mean(net.predict(X.reshape(len(X), *net.input_shape)) == y))
+
+
+@dataclass
+class Report:
+    """What a fine-tuning run did: the counts and the accuracies before and after."""
+
+    trained_on: int
+    held_out: int
+    skipped_not_a_digit: int
+    before: dict[str, float | None]
+    after: dict[str, float | None]
+    seconds: float
+
+    def lines(self) -> list[str]:
+        def pct(v: float | None) -> str:
+            return "-" if v is None else f"{100 * v:.2f}%"
+
+        rows = [f"{'':24}{'before':>10}{'after':>10}"]
+        for key, name in (("held_out", f"held-out examples ({self.held_out})"), ("mnist_test", "MNIST test set")):
+            rows.append(f"{name:24}{pct(self.before[key]):>10}{pct(self.after[key]):>10}")
+        return rows
+
+
+def teach(base: str | Path, X: np.ndarray, y: np.ndarray, rehearsal: Split, test: Split, output: str | Path,
+          config: FinetuneConfig | None = None, command: str = "", profile: str = "",
+          base_meta: dict[str, Any] | None = None, on_step: Callable[[int, int, float], None] | None = None,
+          log: Callable[[str], None] = print) -> Report:
+    """Fine-tune the model file ``base`` on a profile's examples and save the result at ``output``.
+
+    ``X (n, 784)``, ``y (n,)`` are all the profile's examples (``NOT_A_DIGIT`` ones are skipped);
+    ``rehearsal`` is MNIST's training set and ``test`` its test set. Raises ``TooFewExamples``.
+    """
+    config = config or FinetuneConfig()
+    digits = y != NOT_A_DIGIT  # (n,)
+    skipped = int((~digits).sum())
+    X, y = X[digits], y[digits]
+    check_enough(len(X), profile)
+    net, meta = load_model(base)
+    train, held = split_holdout(len(X), config.holdout, np.random.default_rng(config.seed))
+    if skipped:
+        log(f"skipping {skipped} 'not a digit' example{'s' * (skipped != 1)}: the network has no class for them")
+    log(f"fine-tuning {Path(base).name} on {len(train)} examples, {len(held)} held aside, "
+        f"{config.steps} steps of {config.own_batch} + {config.rehearsal_batch} MNIST images")
+    before = {"held_out": accuracy(net, X[held], y[held]), "mnist_test": accuracy(net, test.X, test.y)}
+    start = time.perf_counter()
+    finetune(net, X[train], y[train], rehearsal, config, on_step)
+    seconds = time.perf_counter() - start
+    after = {"held_out": accuracy(net, X[held], y[held]), "mnist_test": accuracy(net, test.X, test.y)}
+    report = Report(len(train), len(held), skipped, before, after, seconds)
+    new_meta = {k: v for k, v in (base_meta or meta).items()
+                if k not in ("arrays", "architecture", "format", "format_version", "created", "digitnet_version")}
+    new_meta.update(
+        test_accuracy=after["mnist_test"],
+        finetune={
+            "base_model": str(base), "base_sha256": file_sha256(base), "profile": profile,
+            "examples": {"count": int(len(X)), "sha256": digest(X, y), "trained_on": len(train),
+                         "held_out": len(held), "skipped_not_a_digit": skipped},
+            "command": command, "config": dataclasses.asdict(config), "seconds": round(seconds, 2),
+            "before": before, "after": after,
+        },
+    )
+    save_model(output, net, new_meta)
+    return report
+
+
+def register(sub) -> None:
+    """Add ``digitnet finetune`` to the CLI's subparsers."""
+    from .examples import add_arguments
+
+    f = sub.add_parser("finetune", help="fine-tune a model on a profile's own examples",
+                       description="Fine-tune a model on a profile's examples, mixed with MNIST so MNIST is not "
+                                   "forgotten; prints accuracy before and after on held-out examples and on "
+                                   "the MNIST test set.")
+    f.add_argument("--model", type=Path, help="base model (default: the model shipped with digitnet)")
+    f.add_argument("-o", "--output", type=Path, required=True, help="the new model file")
+    f.add_argument("--steps", type=int, default=FinetuneConfig.steps, help="mini-batches (default %(default)s)")
+    f.add_argument("--lr", type=float, default=FinetuneConfig.lr, help="Adam learning rate (default %(default)s)")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--data-dir", type=Path, help="folder with the MNIST IDX files")
+    add_arguments(f)
+
+
+def cmd_finetune(args, argv) -> int:
+    """``digitnet finetune --model BASE --profile NAME -o OUT``: the handler ``cli.main`` calls."""
+    from .data import load_dataset
+    from .examples import ExampleStore
+    from .models import default_model_path
+    from .safeio import check_output
+
+    base = args.model or default_model_path()
+    check_output(args.output, "-o")
+    config = FinetuneConfig(steps=args.steps, lr=args.lr, seed=args.seed)
+    with ExampleStore(args.db) as store:
+        X, y, _ = store.arrays(args.profile)
+    check_enough(int((y != NOT_A_DIGIT).sum()), args.profile)  # before loading 60,000 images
+    data = load_dataset("mnist", args.data_dir, validation=0, progress=False)
+
+    def progress(step: int, steps: int, cost: float) -> None:
+        if step % 25 == 0 or step == steps:
+            print(f"step {step}/{steps} cost {cost:.4f}", file=sys.stderr)
+
+    report = teach(base, X, y, data.train, data.test, args.output, config,
+                   command=shlex.join(["digitnet", *argv]), profile=args.profile, on_step=progress)
+    for line in report.lines():
+        print(line)
+    print(f"fine-tuned in {report.seconds:.1f} s; saved {args.output}")
+    return 0
