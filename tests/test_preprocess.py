@@ -611,3 +611,65 @@ def test_load_respects_max_pixels(tmp_path, monkeypatch):
         load_image(tmp_path / "x.png")
     monkeypatch.setattr(preprocess, "MAX_PIXELS", 900)
     assert load_image(tmp_path / "x.png").shape == (30, 30)
+
+
+def _keyed_palette(digit: np.ndarray, light_background: bool, hidden_rgb: tuple[int, int, int]) -> Image.Image:
+    """An MNIST digit as a palette image: index ``i`` is the digit's value ``i``, shown as grey ``i``
+    (or ``255 - i`` on light paper); index 0, the background, is the one made transparent and
+    holds ``hidden_rgb`` (the ink's own colour, to show that it never counts)."""
+    img = Image.fromarray(digit, mode="P")
+    greys = [hidden_rgb] + [((255 - i) if light_background else i,) * 3 for i in range(1, 256)]
+    img.putpalette([c for rgb in greys for c in rgb])
+    return img
+
+
+def _transparent_forms(digit: np.ndarray, light_background: bool):
+    """The same MNIST digit in every form of transparency, its background transparent, and the
+    opaque image each must read as. Where a form lets the transparent pixels hold any colour,
+    they hold the ink's."""
+    bg = 255 if light_background else 0
+    values = (255 - digit) if light_background else digit  # (28, 28) uint8
+    clear = digit == 0  # the background pixels
+    ink = 255 - bg
+    alpha = np.where(clear, 0, 255).astype(np.uint8)
+    hidden = np.where(clear, ink, values).astype(np.uint8)  # transparent pixels painted like ink
+    rgba = np.stack([hidden, hidden, hidden, alpha], -1)
+    forms = {
+        "RGBA": (Image.fromarray(rgba, mode="RGBA"), {}),
+        "LA": (Image.fromarray(np.stack([hidden, alpha], -1), mode="LA"), {}),
+        "P tRNS": (_keyed_palette(digit, light_background, (ink,) * 3), {"transparency": 0}),
+        "GIF": (_keyed_palette(digit, light_background, (ink,) * 3), {"transparency": 0, "format": "GIF"}),
+        "L tRNS": (Image.fromarray(values), {"transparency": bg}),
+        "RGB tRNS": (Image.fromarray(np.stack([values] * 3, -1)), {"transparency": (bg,) * 3}),
+        "I;16 tRNS": (Image.fromarray(values.astype(np.uint16) * 257), {"transparency": bg * 257}),
+    }
+    return forms, values
+
+
+@pytest.mark.parametrize("light_background", [False, True], ids=["dark-paper", "light-paper"])
+def test_every_form_of_transparency_reads_as_the_opaque_digit(mnist_test_images, tmp_path, light_background):
+    """Transparent pixels are the background whatever their colour: 100 real MNIST digits in each
+    form give the same 784-vector as the opaque digit."""
+    for k, digit in enumerate(mnist_test_images[:100]):
+        forms, plain = _transparent_forms(digit, light_background)
+        for name, (img, options) in forms.items():
+            path = tmp_path / f"{k}-{name.replace(' ', '_').replace(';', '')}.{options.get('format', 'png').lower()}"
+            img.save(path, **options)
+            loaded = load_image(path)
+            assert loaded.ndim == 3 and loaded.shape[2] == 4 and loaded[..., 3].min() == 0, name
+            np.testing.assert_allclose(to_mnist(loaded), to_mnist(plain), atol=1e-6, err_msg=f"digit {k}, {name}")
+
+
+def test_a_large_image_is_shrunk_in_bands_before_the_float_steps(tmp_path):
+    """Above WORK_PIXELS an image is shrunk by a whole factor as it is converted; a transparent
+    pixel's colour does not leak into its neighbours while averaging."""
+    a = np.zeros((3000, 2000, 4), np.uint8)
+    a[..., :3] = 255  # white everywhere, even where transparent
+    a[1000:2000, 900:1100, 3] = 255  # an opaque white bar on a transparent background
+    Image.fromarray(a, mode="RGBA").save(tmp_path / "big.png")
+    loaded = load_image(tmp_path / "big.png")
+    assert loaded.shape == (1500, 1000, 4)  # 6 MP shrunk by 2
+    bar = loaded[..., 3] == 255
+    assert bar.sum() == 500 * 100 and (loaded[bar, :3] == 255).all()
+    x = to_mnist(loaded)
+    assert x.reshape(28, 28)[14, 14] == 1.0 and x.reshape(28, 28)[14, 3] == 0.0

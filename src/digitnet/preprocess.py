@@ -18,6 +18,7 @@ integer shift just as in MNIST.
 
 from __future__ import annotations
 
+import math
 import warnings
 from os import PathLike
 from typing import BinaryIO
@@ -40,6 +41,11 @@ __all__ = [
 
 MAX_PIXELS = 40_000_000
 """Images with more pixels than this are refused unread (decompression bombs)."""
+WORK_PIXELS = 4_000_000
+"""Larger images are shrunk by a whole factor (box filter) in bands as they are converted, so
+the float arrays of the later steps never hold more than this many pixels."""
+EDGE_CONTRAST = 0.1
+"""How much darker or lighter a digit's edge must be than its inside to settle its polarity."""
 
 SIDE = 28
 """Side of the MNIST field."""
@@ -102,10 +108,11 @@ def to_grayscale(image: np.ndarray | Image.Image) -> np.ndarray:
     other integers and floats are taken to be in [0, 1] when their maximum is at most 1, otherwise
     in [0, 255]; values outside are clipped. Colour becomes luminance (ITU-R 601 weights).
 
-    Transparency is composited away. The drawing canvas gives light ink on a transparent
-    background, so the usual case is compositing over black (``ink = luminance * alpha``). When the
-    painted (opaque) part is mostly dark, as with black strokes on a transparent PNG, the image is
-    composited over white instead, so the ink stays visible and polarity is settled later.
+    Transparency is composited away: transparent pixels are the background, whatever colour
+    they hold (only ``luminance * alpha`` is used). The drawing canvas gives light ink on a
+    transparent background, composited over black (``ink = luminance * alpha``); black strokes on
+    a transparent PNG are composited over white, so the ink stays visible and polarity is settled
+    later. Which one is read from the painted pixels (see :func:`_light_ink`).
     """
     if isinstance(image, Image.Image):
         image = _pil_to_array(image)
@@ -127,12 +134,34 @@ def to_grayscale(image: np.ndarray | Image.Image) -> np.ndarray:
     alpha = v[:, :, 3]  # (H, W)
     if alpha.min() == 1.0:
         return lum
-    painted = alpha.sum(dtype=np.float64)
-    if painted == 0:  # fully transparent: nothing drawn
+    if alpha.max() == 0:  # fully transparent: nothing drawn
         return np.zeros_like(lum)
-    if (lum * alpha).sum(dtype=np.float64) / painted >= 0.5:
+    if _light_ink(lum, alpha):
         return lum * alpha  # over black
     return lum * alpha + (1.0 - alpha)  # over white
+
+
+def _light_ink(lum: np.ndarray, alpha: np.ndarray) -> bool:
+    """Whether the painted pixels of an image with a transparent background are light ink.
+
+    The painted pixels next to the transparent background are the digit's edge; an anti-aliased
+    digit fades there towards its paper colour (a palette or GIF digit whose paper index was made
+    transparent keeps those faint pixels opaque). So where the edge is clearly darker than the
+    inside, the ink is light; clearly lighter, dark. Where they do not differ (a canvas stroke of
+    one colour whose alpha fades, a stroke too thin to have an inside), the painted pixels' mean
+    luminance decides.
+    """
+    painted = alpha > 0  # (H, W)
+    clear = np.pad(~painted, 1, constant_values=True)  # (H+2, W+2): outside the image counts as background
+    edge = painted & (clear[:-2, 1:-1] | clear[2:, 1:-1] | clear[1:-1, :-2] | clear[1:-1, 2:])
+    inside = painted & ~edge
+    weight = lum * alpha  # premultiplied: a transparent pixel's colour never counts
+    if edge.any() and inside.any():
+        m_edge = weight[edge].sum(dtype=np.float64) / alpha[edge].sum(dtype=np.float64)
+        m_inside = weight[inside].sum(dtype=np.float64) / alpha[inside].sum(dtype=np.float64)
+        if abs(m_inside - m_edge) > EDGE_CONTRAST:
+            return bool(m_inside > m_edge)
+    return bool(weight.sum(dtype=np.float64) / alpha.sum(dtype=np.float64) >= 0.5)
 
 
 def normalise_polarity(gray: np.ndarray) -> np.ndarray:
@@ -258,7 +287,7 @@ def load_image(path: str | PathLike[str] | BinaryIO) -> np.ndarray:
                 w, h = img.size
                 if w * h <= MAX_PIXELS:
                     img.load()
-                    return _pil_to_array(ImageOps.exif_transpose(img))
+                    return _shrink(ImageOps.exif_transpose(img))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ValueError(f"image too large: {one_line(e)}") from None
     except (OSError, SyntaxError, ValueError, TypeError, EOFError) as e:
@@ -266,10 +295,39 @@ def load_image(path: str | PathLike[str] | BinaryIO) -> np.ndarray:
     raise ValueError(f"image too large: {w} x {h} = {w * h} pixels, more than {MAX_PIXELS}")
 
 
+def _shrink(img: Image.Image) -> np.ndarray:
+    """``_pil_to_array(img)``, shrunk by a whole factor to at most ``WORK_PIXELS`` pixels.
+
+    The image is converted and shrunk in bands of about a million pixels, so beyond the decoded
+    image itself this takes a few MB, not the several copies of it a whole-image conversion
+    would. Colour with transparency is averaged premultiplied (``RGBa``): a transparent pixel's
+    colour never leaks into its neighbours.
+    """
+    w, h = img.size
+    f = math.ceil(math.sqrt(w * h / WORK_PIXELS))
+    if f <= 1:
+        return _pil_to_array(img)
+    rows = f * max(1, (1 << 20) // (w * f))  # a band: whole boxes of f rows
+    parts = []
+    for top in range(0, h, rows):
+        band = Image.fromarray(_pil_to_array(img.crop((0, top, w, min(h, top + rows)))))
+        if band.mode == "RGBA":
+            parts.append(np.asarray(band.convert("RGBa").reduce(f).convert("RGBA")))
+        else:
+            parts.append(np.asarray(band.reduce(f)))
+    return np.concatenate(parts)  # (ceil(h / f), ceil(w / f)[, c])
+
+
 def _pil_to_array(img: Image.Image) -> np.ndarray:
-    """uint8 ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` from a Pillow image of any mode."""
+    """uint8 ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` from a Pillow image of any mode.
+
+    Transparency in every form becomes an alpha channel: the modes with alpha (``LA``, ``PA``,
+    premultiplied ``La`` and ``RGBa``) and a transparent colour or palette index (PNG ``tRNS``,
+    GIF) in ``P``, ``L``, ``RGB``, ``1`` and 16-bit grey.
+    """
     mode = img.mode
-    if mode in ("L", "RGB", "RGBA"):
+    keyed = "transparency" in img.info and mode != "RGBA"  # one colour or palette index is transparent
+    if mode in ("L", "RGB", "RGBA") and not keyed:
         return np.asarray(img)
     if mode.startswith("I") or mode == "F":
         # 16- or 32-bit grey: scale the integer or float range down to 8 bits. "I;16" files are
@@ -279,11 +337,15 @@ def _pil_to_array(img: Image.Image) -> np.ndarray:
             v = a.astype(np.float64) / (255.0 if mode == "I" and a.max() <= 255 else 65535.0)
         else:
             v = _to_unit(a)
-        return np.round(np.clip(v, 0.0, 1.0) * 255.0).astype(np.uint8)
+        grey = np.round(np.clip(v, 0.0, 1.0) * 255.0).astype(np.uint8)  # (H, W)
+        if not keyed:
+            return grey
+        alpha = np.where(a == img.info["transparency"], 0, 255).astype(np.uint8)  # (H, W)
+        return np.stack([grey, grey, grey, alpha], axis=-1)  # (H, W, 4)
+    if mode in ("LA", "La", "PA", "RGBa") or keyed:
+        return np.asarray(img.convert("RGBA"))
     if mode == "1":
         return np.asarray(img.convert("L"))
-    if mode in ("LA", "La", "PA", "RGBa") or (mode == "P" and "transparency" in img.info):
-        return np.asarray(img.convert("RGBA"))
     return np.asarray(img.convert("RGB"))  # P, CMYK, YCbCr, LAB, HSV
 
 
