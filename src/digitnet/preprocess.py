@@ -287,7 +287,8 @@ def load_image(path: str | PathLike[str] | BinaryIO) -> np.ndarray:
                 w, h = img.size
                 if w * h <= MAX_PIXELS:
                     img.load()
-                    return _shrink(ImageOps.exif_transpose(img))
+                    ImageOps.exif_transpose(img, in_place=True)  # not a copy of the whole image
+                    return _shrink(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ValueError(f"image too large: {one_line(e)}") from None
     except (OSError, SyntaxError, ValueError, TypeError, EOFError) as e:
