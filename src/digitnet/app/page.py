@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitnet.app import views
+from digitnet.app import teach, views
 from digitnet.data import DataError, Split, evaluation_dataset, load_dataset
 from digitnet.models import default_model_path
 from digitnet.nn.network import Network, confusion_matrix
@@ -286,6 +286,7 @@ def _page() -> None:
                             format_func=lambda p: "shipped default model" if p.resolve() == shipped else str(p))
         st.caption(f"Model files found in `{options.models_dir}/` are listed too.")
         threshold = st.slider("Unsure below confidence", 0.0, 1.0, 0.5, 0.05)
+        teach.sidebar(path, options.models_dir)
     try:
         mtime = path.stat().st_mtime if path.is_file() else 0.0
         net, meta, lock = _model(str(path), mtime)
@@ -314,6 +315,7 @@ def _page() -> None:
         else:
             proba, outputs, grad = _look(net, lock, x)
             _show_reading(net, proba, threshold)
+            teach.feedback(x, proba, image, path)
     with seen_col:
         if x is not None:
             st.image(views.to_grey_image(x, 6), caption="What the network sees: 28 x 28, centred by mass",
@@ -336,6 +338,7 @@ def _page() -> None:
         _model_card(net, meta, path)
     with explorer:
         _explorer(net, lock, meta, path, mtime, threshold)
+    teach.examples_section()
 
 
 def main() -> None:
