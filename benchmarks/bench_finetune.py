@@ -64,12 +64,22 @@ def slash(img: np.ndarray, rng: np.random.Generator):
 
 
 def crossbar(img: np.ndarray, rng: np.random.Generator):
-    """A short, slightly tilted bar through the seven's stem, half-way down."""
+    """A short, slightly tilted bar through the seven's stem, a little below half-way down.
+
+    The stem runs from the foot (the lowest ink) up to the right end of the top bar; of the ink
+    runs on the chosen row, the bar crosses the one nearest that line.
+    """
     top, bottom, left, right = _box(img)
-    row = top + (bottom - top) * rng.uniform(0.45, 0.6)
-    stem = np.flatnonzero(img[int(round(row))] > INK)
-    mid = stem.mean() if stem.size else (left + right) / 2
-    half, tilt = rng.uniform(0.18, 0.3) * (right - left + 4), rng.uniform(-1, 1)
+    row = int(round(top + (bottom - top) * rng.uniform(0.5, 0.62)))
+    foot = np.flatnonzero(img[bottom] > INK).mean()
+    along = (bottom - row) / (bottom - top)  # 0 at the foot, 1 at the top
+    expected = foot + along * (right - foot)
+    ink = img[row] > INK
+    starts = np.flatnonzero(ink & ~np.r_[False, ink[:-1]])
+    stops = np.flatnonzero(ink & ~np.r_[ink[1:], False])
+    mids = (starts + stops) / 2
+    mid = mids[np.argmin(np.abs(mids - expected))] if mids.size else expected
+    half, tilt = rng.uniform(0.15, 0.25) * (right - left + 4), rng.uniform(-1, 1)
     return (row + tilt, mid - half), (row - tilt, mid + half)
 
 

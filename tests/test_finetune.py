@@ -1,0 +1,100 @@
+"""Fine-tuning on a person's examples: the shipped model learns slashed zeros from ten of them
+(real MNIST, the benchmark's style generator), keeps reading MNIST, and the CLI records it all."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitnet import cli
+from digitnet.data import Split, load_dataset
+from digitnet.examples import NOT_A_DIGIT, ExampleStore, digest, file_sha256
+from digitnet.finetune import (MIN_EXAMPLES, FinetuneConfig, TooFewExamples, accuracy, check_enough, finetune,
+                               split_holdout)
+from digitnet.models import default_model_path
+from digitnet.persistence import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_finetune", ROOT / "benchmarks" / "bench_finetune.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def mnist(mnist_dir):
+    return load_dataset("mnist", mnist_dir, validation=0, progress=False)
+
+
+@pytest.fixture(scope="module")
+def zeros(mnist):
+    """Slashed zeros drawn on MNIST training zeros: 10 to learn from, then 100 to measure."""
+    pool = mnist.train.X[mnist.train.y == 0][:110]
+    return _bench().draw_style(pool, "slashed zero", np.random.default_rng(3))  # (110, 784)
+
+
+def test_holdout_split():
+    rng = np.random.default_rng(0)
+    train, held = split_holdout(5, 0.2, rng)
+    assert len(train) == 4 and len(held) == 1 and set(train) | set(held) == set(range(5))
+    train, held = split_holdout(20, 0.2, rng)
+    assert len(held) == 4 and not set(train) & set(held)
+    assert len(split_holdout(12, 0.0, rng)[1]) == 0
+    assert len(split_holdout(6, 0.9, rng)[0]) == MIN_EXAMPLES - 1  # never too few left to learn from
+
+
+def test_too_few_examples_is_one_line():
+    with pytest.raises(TooFewExamples, match=f"'ann' has 4 digit examples; fine-tuning needs at least {MIN_EXAMPLES}"):
+        check_enough(4, "ann")
+    check_enough(MIN_EXAMPLES, "ann")
+
+
+def test_ten_slashed_zeros_are_learnt_and_mnist_is_kept(mnist, zeros):
+    net, _ = load_model(default_model_path())
+    learn, held = zeros[:10], zeros[10:]
+    test = Split(mnist.test.X[:2000], mnist.test.y[:2000])
+    rehearsal = Split(mnist.train.X[:20000], mnist.train.y[:20000])
+    style_before, mnist_before = accuracy(net, held, np.zeros(100, int)), accuracy(net, test.X, test.y)
+    costs = finetune(net, learn, np.zeros(10, np.int64), rehearsal, FinetuneConfig(steps=80, seed=1))
+    style_after, mnist_after = accuracy(net, held, np.zeros(100, int)), accuracy(net, test.X, test.y)
+    assert style_before < 0.8  # the shipped model misreads many of them...
+    assert style_after >= 0.9 and style_after - style_before >= 0.15  # ...and reads them after ten examples
+    assert mnist_after >= mnist_before - 0.01  # at most 20 of 2,000 MNIST test digits lost
+    assert np.mean(costs[-10:]) < np.mean(costs[:10])
+
+
+def test_finetune_command_records_what_it_learnt_from(tmp_path, mnist_dir, zeros, capsys):
+    db, out = tmp_path / "e.sqlite", tmp_path / "mine.npz"
+    with ExampleStore(db) as store:
+        store.add_many(zeros[:12], [0] * 12, "ann", "canvas")
+        store.add(zeros[12], NOT_A_DIGIT, "ann")
+    argv = ["finetune", "--profile", "ann", "--db", str(db), "-o", str(out), "--steps", "30",
+            "--data-dir", str(mnist_dir)]
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    assert "held-out examples (3)" in captured.out and "MNIST test set" in captured.out
+    assert "skipping 1 'not a digit' example" in captured.out
+    net, meta = load_model(out)
+    info = meta["finetune"]
+    assert info["base_model"] == str(default_model_path()) and info["base_sha256"] == file_sha256(default_model_path())
+    assert info["examples"]["count"] == 12 and info["examples"]["held_out"] == 3
+    assert info["examples"]["sha256"] == digest(zeros[:12], np.zeros(12, np.int64))
+    assert info["command"].startswith("digitnet finetune --profile ann")
+    assert meta["test_accuracy"] == info["after"]["mnist_test"] > 0.98
+    assert net.predict(zeros[20:30]).shape == (10,)
+
+
+def test_finetune_command_refuses_too_few_examples(tmp_path, zeros, capsys):
+    db, out = tmp_path / "e.sqlite", tmp_path / "mine.npz"
+    with ExampleStore(db) as store:
+        store.add_many(zeros[:3], [0] * 3, "ann", "canvas")
+    assert cli.main(["finetune", "--profile", "ann", "--db", str(db), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'ann' has 3 digit examples" in err
+    assert not out.exists()
