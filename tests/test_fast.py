@@ -152,24 +152,23 @@ def test_fast_adam_refuses_a_parameter_it_cannot_update_in_place():
 
 
 @pytest.mark.parametrize("name", ["mlp", "cnn"])
-def test_a_preset_takes_the_same_step_with_kernels_as_without(name):
-    """One Adam step of a whole preset network, kernels swapped in and then out again."""
+def test_a_preset_computes_the_same_gradients_with_kernels_as_without(name):
+    """A whole preset network's backprop, kernels swapped in and then out again. (Adam's step is
+    compared on its own above: its first step divides by the gradient's size, so it would turn
+    the rounding of a gradient near zero into a step of up to 2 * lr.)"""
     rng = np.random.default_rng(0)
     X, Y = rng.random((16, 784), dtype=np.float32), one_hot(rng.integers(0, 10, 16))
     nets = [Network([layer_from_config(c) for c in PRESETS[name]["layers"]], cost="cross-entropy", seed=0)
             for _ in range(2)]
-    book_opt, fast_opt = Adam(1e-3), Adam(1e-3)
+    optimizer = Adam(1e-3)
     costs = [nets[0].backprop(X, Y)]
-    book_opt.step(nets[0].params, nets[0].grads)
-    with fast.kernels(nets[1], fast_opt):
-        assert type(nets[1].layers[1]) is not type(nets[0].layers[1]) and type(fast_opt) is FastAdam
+    with fast.kernels(nets[1], optimizer):
+        assert type(nets[1].layers[1]) is not type(nets[0].layers[1]) and type(optimizer) is FastAdam
         costs.append(nets[1].backprop(X, Y))
-        fast_opt.step(nets[1].params, nets[1].grads)
-    assert [type(l) for l in nets[1].layers] == [type(l) for l in nets[0].layers] and type(fast_opt) is Adam
+    assert [type(l) for l in nets[1].layers] == [type(l) for l in nets[0].layers] and type(optimizer) is Adam
     assert costs[1] == pytest.approx(costs[0], rel=1e-4)
-    for a, b in zip(nets[1].params, nets[0].params):
-        # An Adam step moves each weight by about lr: the two agree to a small part of that.
-        np.testing.assert_allclose(a, b, rtol=0, atol=2e-4)
+    for a, b in zip(nets[1].grads, nets[0].grads):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-4 * np.abs(b).max())
 
 
 def test_training_with_kernels_and_on_the_textbook_path_reach_the_same_accuracy(mnist_dir):
