@@ -4,11 +4,12 @@ NumPy's wheels multiply float32 matrices with OpenBLAS. On one thread, OpenBLAS 
 at most ``SMALL_MNK`` multiply-adds (``m * k * n``) with a "small matrix" kernel that reads its
 operands in place, and a larger one with its general kernel, which first copies both operands
 into cache-sized panels. For the tall, narrow products of a convolution (im2col rows times a
-``(k, n)`` kernel with ``n`` of 32 or 64) the small kernel is the faster: measured here,
-``(576, 288) @ (288, 32)`` runs at 125-137 GFLOP/s in one product and at 165-170 GFLOP/s in
-pieces of about 100 rows. ``matmul_rows`` cuts a tall product into such pieces, given to ``np.matmul``
-as one stack (one Python call; NumPy loops over the stack in C). Each row of the result is the
-same sum in the same order either way (the tests check equal bits).
+``(k, n)`` kernel with ``n`` of 32 or 64) the small kernel can be the faster: on an AVX-512
+Xeon, ``(576, 288) @ (288, 32)`` ran at 125-137 GFLOP/s in one product and at 165-170 GFLOP/s
+in pieces of about 100 rows. ``matmul_rows`` cuts a tall product into such pieces, given to
+``np.matmul`` as one stack (one Python call; NumPy loops over the stack in C). The result is the
+same product; whether its bits equal one call's depends on the OpenBLAS kernel, so the tests
+compare within float tolerance.
 
 With more than one thread OpenBLAS splits a large product between them, while the small kernel
 stays on one: there, and for any other BLAS, ``matmul_rows`` is ``np.matmul``.
@@ -17,9 +18,7 @@ stays on one: there, and for any other BLAS, ``matmul_rows`` is ``np.matmul``.
 OpenBLAS may use, each chunk on one BLAS thread, each thread taking the next chunk when free:
 NumPy releases the GIL inside its copies and products, so the chunks of a 26 x 26 x 32
 convolution run 1.7x faster on two threads than on one, where OpenBLAS sharing each product
-between two threads gained nothing. (Two processes, each with half the chunks, run 1.9x faster:
-the threads still wait for each other's hold on the GIL between calls; so training shares the
-loops between processes instead, ``digitnet.replicas``.) ``cache_blocks`` gives
+between two threads gained nothing. ``cache_blocks`` gives
 the memory-bound passes of batch norm and pooling their chunks: blocks of rows that stay in the
 cache while several operations run over them.
 """
@@ -61,10 +60,10 @@ def _openblas():
     """The controller of the OpenBLAS that NumPy multiplies with, or None for another BLAS.
 
     With SciPy loaded there are two, in an order that follows the interpreter's hash seed: taking
-    the first, as before, held SciPy's to one thread in half the runs and left NumPy's on two
-    inside the worker threads, whose products then fought over the cores (a ``cnn`` batch on two
-    threads took the time of one thread; in replicas 7x longer). NumPy's wheels keep theirs in
-    ``numpy.libs`` beside the package; elsewhere (one system OpenBLAS) the first is the one."""
+    the first would hold SciPy's to one thread in half the runs and leave NumPy's on two inside
+    the worker threads, whose products then fight over the cores (a ``cnn`` batch on two threads
+    takes the time of one thread). NumPy's wheels keep theirs in ``numpy.libs`` beside the
+    package; elsewhere (one system OpenBLAS) the first is the one."""
     blas = _openblases()
     own = Path(np.__file__).resolve().parent.parent / "numpy.libs"
     return next((c for c in blas if Path(c.filepath).resolve().parent == own), blas[0] if blas else None)
@@ -173,13 +172,13 @@ def own_threads() -> Iterator[None]:
 
 def workers() -> int:
     """The threads ``for_workers`` may use: OpenBLAS's own count, or inside ``own_threads`` the
-    count it had before; 1 in a training replica (``digitnet.replicas``), which is one of them."""
+    count it had before."""
     with _lock:
         return _held if _depth else threads()
 
 
 # A pass of several operations over one array goes block by block, each block small enough to stay
-# in the L2 cache (4 MB per core here) from one operation to the next: 1 MB of float32.
+# in a core's L2 cache (1-4 MB on current x86) from one operation to the next: 1 MB of float32.
 BLOCK_VALUES = 1 << 18
 
 
@@ -227,12 +226,8 @@ def for_workers(work: Callable[[int, Iterator[C]], T], chunks: list[C]) -> list[
     of microseconds after the call) or runs slower takes fewer, where chunks dealt out in turn
     kept the other waiting at the end. Which worker gets which chunk therefore depends on
     timing: ``work`` must not write where another worker writes or reads, must keep any sum it
-    makes per chunk (added up in chunk order afterwards, so that the bits depend neither on the
-    number of threads nor on timing), and uses its own scratch memory (``w`` tells whose).
-
-    Inside ``replicas.split()`` each training process runs its fixed share of the chunks on its
-    one thread and waits for the others at the end: then ``work`` writes only into arrays from
-    ``replicas.empty``, which every process sees.
+    makes per chunk (added up in chunk order afterwards, so that the bits do not depend on
+    timing), and uses its own scratch memory (``w`` tells whose).
     """
     k = min(workers(), len(chunks)) if len(chunks) > 1 else 1  # one chunk: no need to ask OpenBLAS
     if k <= 1:

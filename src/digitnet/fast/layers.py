@@ -165,7 +165,7 @@ class FastConv2D(Conv2D):
 
     * scatter: each kernel offset ``(i, j)`` read one strided slice of the padded input, so col2im
       adds ``dZ W[i, j]^T`` (``(m, c)``) back onto that slice, one offset at a time: ``kh*kw``
-      small GEMMs and as many slice additions. (Faster here than forming ``dcols = dZ W^T`` whole.)
+      small GEMMs and as many slice additions. (Faster than forming ``dcols = dZ W^T`` whole.)
     * full correlation (stride 1): ``dXp`` is ``dZ``, padded by ``kh-1`` and ``kw-1`` zeros, correlated
       with the kernel flipped in space and transposed in channels,
       ``dXp[y, x] = sum_{i,j} dZpad[y+i, x+j] W[kh-1-i, kw-1-j]^T``: one im2col and one large GEMM,
@@ -187,7 +187,7 @@ class FastConv2D(Conv2D):
     with its own scratch memory, each taking the next chunk when free; their products go through
     ``blas.matmul_rows`` and ``blas.matmul_cols``, which cut them for OpenBLAS's small-matrix
     kernel. ``dW`` is kept per chunk and the chunks' parts added in chunk order, so its bits do not
-    depend on which worker took which chunk, or on how many workers there are.
+    depend on which worker took which chunk.
     """
 
     # Keep a training batch's im2col matrix from forward when its patch rows are shorter than this.
