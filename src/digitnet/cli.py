@@ -325,6 +325,7 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     net, meta = load_model(args.model)
+    fast.accelerate(net)  # the kernels: the textbook layers would take minutes on the cnn
     name = args.dataset or evaluation_dataset(meta)
     data = load_dataset(name, args.data_dir, validation=0)
     pred = net.predict(data.test.X)
@@ -352,6 +353,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     model = args.model or default_model_path()
     try:
         net, _ = load_model(model)
+        fast.accelerate(net)
     except ModelFileError as e:
         hint = "" if Path(model).exists() else f"; train one with: digitnet train -o {model}"
         raise ModelFileError(f"{e}{hint}") from None
