@@ -66,7 +66,7 @@ class Network:
         Layer widths such as ``[784, 16, 16, 10]`` (a dense stack), or the layers themselves.
     activation, output, init : str
         For a ``sizes`` spec: the hidden activation, the output activation and the weight init
-        (see ``digitnet.layers.init_weights``). Ignored for a list of layers.
+        (see ``digitnet.nn.layers.init_weights``). Ignored for a list of layers.
     cost : {"quadratic", "cross-entropy"}
     seed : int or numpy.random.Generator
         All randomness (init, shuffling, dropout) is drawn from one generator, ``self.rng``.
