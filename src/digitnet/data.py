@@ -15,7 +15,6 @@ into the ``(n, 10)`` targets a cost compares against.
 from __future__ import annotations
 
 import codecs
-import gzip
 import hashlib
 import http.client
 import io
@@ -180,26 +179,31 @@ def default_data_dir(name: str) -> Path:
 
 
 def one_hot(y: np.ndarray, k: int = 10) -> np.ndarray:
-    """Turn labels into one-hot rows: ``Y[i] = e_{y[i]}``.
+    """Turn labels into one-hot rows: ``Y[i] = e_{y[i]}``; the label ``k`` gives the uniform row.
+
+    The label ``k`` marks an image of no class at all (``digitnet.outliers``: not a digit). Its
+    target ``1/k`` in every column is outlier exposure's (Hendrycks et al. 2019): trained towards
+    it, the network answers such images with low confidence everywhere.
 
     Parameters
     ----------
     y : np.ndarray
-        Integer labels, shape ``(n,)``, each in ``0..k-1``.
+        Integer labels, shape ``(n,)``, each in ``0..k`` (``k``: none of the classes).
     k : int
         Number of classes.
 
     Returns
     -------
     np.ndarray
-        Shape ``(n, k)``, float32, a single 1 per row.
+        Shape ``(n, k)``, float32, a single 1 per row (``1/k`` everywhere for the label ``k``).
     """
     y = np.asarray(y)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"one_hot needs 1-D integer labels, got {y.dtype} {y.shape}")
-    if y.size and (y.min() < 0 or y.max() >= k):
-        raise ValueError(f"labels must lie in 0..{k - 1}, got {y.min()}..{y.max()}")
-    return np.eye(k, dtype=np.float32)[y]  # (n, k)
+    if y.size and (y.min() < 0 or y.max() > k):
+        raise ValueError(f"labels must lie in 0..{k} ({k}: none of the classes), got {y.min()}..{y.max()}")
+    table = np.vstack([np.eye(k, dtype=np.float32), np.full((1, k), 1 / k, np.float32)])  # (k + 1, k)
+    return table[y]  # (n, k)
 
 
 MAX_IDX_BYTES = 1 << 30
@@ -215,12 +219,13 @@ IDX_SIZES = {
 }
 
 
-def _inflate(raw: bytes, limit: int, path: Path, partial: bool = False) -> bytes:
+def _inflate(raw: bytes, limit: int, path: Path, partial: bool = False) -> bytes | bytearray:
     """Gunzip ``raw`` if it starts with the gzip magic ``1f 8b`` (else return it), never producing
     more than ``limit`` bytes: a gzip bomb stops as soon as it passes the size it may have.
 
     Sniffing the magic (IDX files start with ``00 00``) means a file's name does not matter.
     With ``partial``, return the first ``limit`` bytes (or fewer, for a short stream) quietly.
+    The output grows 1 MB at a time in one buffer, so the memory taken is the output's own.
     """
     if raw[:2] != b"\x1f\x8b":
         if len(raw) > limit and not partial:
@@ -230,21 +235,22 @@ def _inflate(raw: bytes, limit: int, path: Path, partial: bool = False) -> bytes
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     data = raw
     while True:
-        out += inflater.decompress(data, limit + 1 - len(out))  # at most one byte past the limit
+        out += inflater.decompress(data, min(1 << 20, limit + 1 - len(out)))  # at most one byte past the limit
         data = inflater.unconsumed_tail
         if len(out) > limit:
             if partial:
-                return bytes(out[:limit])
+                del out[limit:]
+                return out
             raise DataError(f"{path}: has trailing bytes: decompresses to more than the {limit} bytes "
                             "it may have (a gzip bomb, or the wrong file)")
         if inflater.eof:
             data = inflater.unused_data
             if not data.strip(b"\x00"):  # gzip allows zero padding after the last member
-                return bytes(out)
+                return out
             inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # another gzip member follows
         elif not data:
             if partial:
-                return bytes(out)
+                return out
             raise DataError(f"{path}: cannot decompress: the gzip stream is cut short")
 
 
@@ -258,7 +264,7 @@ def _read_raw(path: Path, limit: int) -> bytes:
     return path.read_bytes()
 
 
-def _read_bytes(path: Path, limit: int) -> bytes:
+def _read_bytes(path: Path, limit: int) -> bytes | bytearray:
     """The decompressed contents of `path` (at most ``limit`` bytes), or a DataError that names the file."""
     try:
         return _inflate(_read_raw(path, limit), limit, path)
@@ -268,7 +274,7 @@ def _read_bytes(path: Path, limit: int) -> bytes:
         raise DataError(f"{path}: cannot read or decompress ({e})") from e
 
 
-def _read_idx_bytes(path: Path, limit: int = MAX_IDX_BYTES) -> bytes:
+def _read_idx_bytes(path: Path, limit: int = MAX_IDX_BYTES) -> bytes | bytearray:
     """The decompressed IDX bytes of `path`: no more than its header declares, nor than ``limit``.
 
     Of a gzipped file the header (at most 1 KB) is inflated first, then the whole file up to the
@@ -295,7 +301,7 @@ def _read_idx_bytes(path: Path, limit: int = MAX_IDX_BYTES) -> bytes:
         raise DataError(f"{path}: cannot read or decompress ({e})") from e
 
 
-def _parse_idx(data: bytes, path: Path) -> np.ndarray:
+def _parse_idx(data: bytes | bytearray, path: Path) -> np.ndarray:
     """Decode the IDX bytes `data` (read from `path`, named in errors) into a native-endian array."""
     if len(data) < 4 or data[:2] != b"\x00\x00" or data[3] == 0:
         raise DataError(f"{path}: not an IDX file (magic {data[:4].hex()}, expected 0000<type><ndim>)")

@@ -35,7 +35,7 @@ _TEMP_NAME = re.compile(r"^\.digitnet-tmp\.(\d+)\.[0-9a-f]{8}\.tmp$")
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 PAUSE_ENV = "DIGITNET_TEST_PAUSE_AT"
 """Tests set this to a stage name (``save``, ``after-fit``) to make the process say
-``digitnet: pause <stage>`` on stderr and wait a second there, so a signal can be aimed at it."""
+``digitnet: pause <stage>`` on stderr and wait half a second there, so a signal can be aimed at it."""
 
 
 class UnsafeOutputError(ValueError):
@@ -146,10 +146,10 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
 
 
 def pause_for_tests(stage: str) -> None:
-    """Wait a second at ``stage`` when the tests ask for it through ``$DIGITNET_TEST_PAUSE_AT``."""
+    """Wait half a second at ``stage`` when the tests ask for it through ``$DIGITNET_TEST_PAUSE_AT``."""
     if os.environ.get(PAUSE_ENV) == stage:
         print(f"digitnet: pause {stage}", file=sys.stderr, flush=True)
-        time.sleep(1.0)
+        time.sleep(0.5)
 
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
