@@ -262,8 +262,9 @@ def test_one_hot():
     np.testing.assert_array_equal(Y.argmax(axis=1), [3, 0, 9])
     np.testing.assert_array_equal(Y.sum(axis=1), 1)
     np.testing.assert_array_equal(one_hot(np.array([1]), k=3), [[0, 1, 0]])
+    np.testing.assert_array_equal(one_hot(np.array([10])), np.full((1, 10), 0.1, np.float32))  # not a digit
     with pytest.raises(ValueError):
-        one_hot(np.array([10]))
+        one_hot(np.array([11]))
     with pytest.raises(ValueError):
         one_hot(np.array([-1]))
 

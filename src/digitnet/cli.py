@@ -25,7 +25,7 @@ from .nn.layers import Dropout, Layer, layer_from_config
 from .nn.network import Network, confusion_matrix, dense_stack
 from .nn.optimizers import OPTIMIZERS, SCHEDULES
 from .convert import ConvertError, read_book_pickle, to_network
-from . import examples, finetune
+from . import examples, finetune, reject
 from .persistence import ModelFileError, check_architecture, load_model, save_model
 from .presets import DEFAULTS, PRESETS
 from .training import TrainConfig, TrainingDiverged, TrainState, fit, load_checkpoint
@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "(default 10000; 0: train on all 60k)")
     data.add_argument("--limit", type=_int_at_least(1),
                       help="train on the first N training images only (quick runs)")
+    data.add_argument("--outliers", type=_int_at_least(0), metavar="N",
+                      help="add N generated non-digits (letters, scribbles, ...) with a uniform target, "
+                           "so the model learns to say 'not a digit' (digitnet.outliers; default 0)")
     out = t.add_argument_group("output")
     out.add_argument("-o", "--output", type=Path, default=Path("model.npz"), help="model file to write")
     out.add_argument("--checkpoint", type=Path, help="write a resumable checkpoint here after each epoch")
@@ -229,6 +232,15 @@ def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
+def _with_outliers(data, n: int, seed: int):
+    """``data`` with ``n`` generated non-digits appended to its training split (label 10)."""
+    if not n:
+        return data
+    from .outliers import with_outliers
+
+    return with_outliers(data, n, seed)
+
+
 def _limited(data, limit: int | None):
     """``data`` with only the first ``limit`` training images (all of them for ``None``)."""
     if not limit:
@@ -254,8 +266,8 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if data.sha256 != meta["dataset"]["sha256"]:
             raise UsageError(f"{args.resume} was trained on other {dataset} files than {data.sha256[:12]}")
         command, validation, seed = (meta["training"][k] for k in ("command", "validation", "seed"))
-        limit = meta["training"].get("limit")
-        data = _limited(data, limit)
+        limit, n_outliers = meta["training"].get("limit"), meta["training"].get("outliers", 0)
+        data = _with_outliers(_limited(data, limit), n_outliers, seed)
         print(f"resuming {args.resume} after epoch {state.epoch} of {config.epochs}")
     else:
         opts = _options(args)
@@ -280,15 +292,16 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
             raise UsageError(f"--sizes must start with the 784 pixels and end with the 10 classes of every "
                              f"dataset here, such as 784,30,10; not {','.join(map(str, sizes))}")
         data = load_dataset(opts["dataset"], args.data_dir, validation)
-        limit = args.limit
-        data = _limited(data, limit)
+        limit, n_outliers = args.limit, opts["outliers"]
+        data = _with_outliers(_limited(data, limit), n_outliers, seed)
         optimizer, state = config.make_optimizer(), TrainState()
         command = shlex.join(["digitnet", *argv])
         epochs = f"{config.epochs} epoch{'s' * (config.epochs != 1)}"
         print(f"{net.describe()}; {len(data.train.X)} training images, {epochs}, "
               f"batch {config.batch_size}, {config.optimizer} eta {config.lr:g}")
     meta = {
-        "training": {"command": command, "seed": seed, "validation": validation, "limit": limit},
+        "training": {"command": command, "seed": seed, "validation": validation, "limit": limit,
+                     "outliers": n_outliers},
         "dataset": {"name": data.name, "sha256": data.sha256},
     }
     # Ctrl-C and SIGTERM stop training at once, keeping the last completed epoch; one that
@@ -301,6 +314,8 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
             safeio.pause_for_tests("after-fit")
             with contextlib.nullcontext() if args.reference else fast.kernels(net):
                 test_acc = net.evaluate(data.test.X, data.test.y)
+                if data.validation is not None:  # the "not a digit" threshold and temperature
+                    meta["reject"] = reject.fit(net, data.validation.X, data.validation.y)
         except TrainingDiverged as e:
             print(f"digitnet: training stopped: {e}; {args.output} was not written", file=sys.stderr)
             return 1

@@ -7,7 +7,8 @@ ever seen digits prepared this way, so a drawing must be prepared the same way t
 
 Each step is a small function, in the order :func:`to_mnist` calls them::
 
-    to_grayscale -> normalise_polarity -> check_ink -> crop_to_ink -> fit_20 -> centre_by_mass
+    to_grayscale -> normalise_polarity -> check_ink -> crop_to_ink -> normalise_stroke_width
+      -> fit_20 -> centre_by_mass
 
 Coordinates are 0-based pixel indices: pixel ``(i, j)`` is row ``i``, column ``j``, and a centre of
 mass is ``sum(i * v) / sum(v)``. In this convention the MNIST digits have their centre of mass
@@ -26,6 +27,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps
 
+from .strokes import INK, render, skeleton, stroke_width
+
 __all__ = [
     "MAX_PIXELS",
     "BlankImageError",
@@ -36,6 +39,7 @@ __all__ = [
     "check_ink",
     "crop_to_ink",
     "fit_20",
+    "normalise_stroke_width",
     "centre_by_mass",
 ]
 
@@ -94,7 +98,7 @@ def to_mnist(image: np.ndarray | Image.Image) -> np.ndarray:
     """
     gray = normalise_polarity(to_grayscale(image))  # (H, W), ink bright on 0
     check_ink(gray)
-    field = centre_by_mass(fit_20(crop_to_ink(gray)))  # (28, 28)
+    field = centre_by_mass(fit_20(normalise_stroke_width(crop_to_ink(gray))))  # (28, 28)
     peak = field.max()
     if not peak > 0:  # only after extreme downscaling of a few far-apart specks
         raise BlankImageError("no digit found: the image is blank")
@@ -234,6 +238,39 @@ def fit_20(crop: np.ndarray) -> np.ndarray:
     shrink = out_h <= h and out_w <= w
     img = img.resize((out_w, out_h), Image.Resampling.BOX if shrink else Image.Resampling.BILINEAR)
     return np.clip(np.asarray(img, dtype=np.float32), 0.0, 1.0)
+
+
+STROKE_SIDE = 112
+"""Long side, in pixels, of the working image on which :func:`normalise_stroke_width` measures."""
+STROKE_RANGE = (0.035, 0.3)
+"""Stroke widths, as fractions of the digit's long side, left as they are: all but 0.1 % of MNIST's."""
+STROKE_TARGET = 0.116
+"""The width a stroke outside ``STROKE_RANGE`` is redrawn at: MNIST's median."""
+
+
+def normalise_stroke_width(crop: np.ndarray) -> np.ndarray:
+    """Redraw a digit whose strokes are far thinner or fatter than MNIST's at MNIST's width.
+
+    A small digit drawn with a fat brush would otherwise reach :func:`fit_20` as a blob, and a
+    large one drawn with a hairline as faint threads. The crop is scaled so its long side is
+    ``STROKE_SIDE`` px; the stroke width there is twice the median distance transform on the
+    skeleton (:func:`digitnet.strokes.stroke_width`). Inside ``STROKE_RANGE`` of the long side the
+    crop is returned unchanged; outside, the skeleton is redrawn with a round brush of width
+    ``STROKE_TARGET`` times the long side and that (working-size) image is returned.
+    """
+    h, w = crop.shape
+    scale = STROKE_SIDE / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    img = Image.fromarray(np.ascontiguousarray(crop, dtype=np.float32), mode="F")
+    work = np.asarray(img.resize(size, Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR))
+    work = np.clip(work / max(float(work.max()), 1e-12), 0.0, 1.0)  # a faint digit measured as a dark one
+    width = stroke_width(work) / STROKE_SIDE
+    if width == 0 or STROKE_RANGE[0] <= width <= STROKE_RANGE[1]:
+        return crop
+    radius = STROKE_TARGET * STROKE_SIDE / 2
+    pad = int(np.ceil(radius)) + 1  # room for the brush beyond the centre lines
+    skel = np.pad(skeleton(work > INK), pad)  # (h' + 2 pad, w' + 2 pad)
+    return crop_to_ink(render(skel[None], radius)[0])
 
 
 def centre_by_mass(digit: np.ndarray) -> np.ndarray:
