@@ -266,3 +266,33 @@ def test_reference_trains_on_the_textbook_path_only(tiny_data, tmp_path, monkeyp
         assert cli.main(argv + ["--reference"] * reference) == 0
         assert load_model(out)[1]["history"][0]["epoch"] == 1
     assert (used == []) is reference and ("fused" in used) is not reference
+
+
+def test_outputs_that_are_not_regular_files_are_refused_up_front(tiny_data, tmp_path, capsys):
+    """-o /dev/null must never replace the device (the atomic rename would, run as root)."""
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "link"
+    link.symlink_to("/dev/null")
+    for flag, path, kind in [("-o", "/dev/null", "a character device"), ("--checkpoint", fifo, "a FIFO"),
+                             ("-o", link, "a symlink to a character device"),
+                             ("-o", tmp_path / ("x" * 300), "File name too long")]:
+        extra = ["-o", str(tmp_path / "m.npz")] if flag != "-o" else []
+        assert cli.main(["train", "--epochs", "1", "--sizes", "784,8,10", "--no-progress", flag, str(path),
+                         *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert kind in err and len(err.splitlines()) == 1
+    assert tiny_data == [] and not os.path.isfile("/dev/null")
+
+
+def test_a_network_too_large_is_refused_before_allocation(tiny_data, tmp_path, capsys, monkeypatch):
+    assert cli.main(["train", "--sizes", "784,100000000,10", "-o", str(tmp_path / "m.npz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("digitnet: error: the network needs 1288.00 GB, the limit is 4.00 GB "
+                   "(raise DIGITNET_MAX_MODEL_GB)")
+    monkeypatch.setenv("DIGITNET_MAX_MODEL_GB", "0.001")
+    assert cli.main(["train", "--sizes", "784,100,10", "-o", str(tmp_path / "m.npz")]) == 2
+    assert "the limit is 1.0 MB" in capsys.readouterr().err
+    assert tiny_data == []

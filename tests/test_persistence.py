@@ -185,7 +185,7 @@ def test_edited_metadata_with_a_fresh_checksum_meets_the_schema(model_file, tmp_
 def test_the_memory_limit_comes_from_the_environment(model_file, monkeypatch):
     _, path = model_file
     monkeypatch.setenv(persistence.LIMIT_ENV, "0.0001")
-    with pytest.raises(ModelFileError, match="limit is 0.00 GB"):
+    with pytest.raises(ModelFileError, match=r"needs \d\.\d MB, the limit is 0.1 MB"):
         load_model(path)
     monkeypatch.setenv(persistence.LIMIT_ENV, "lots")
     with pytest.raises(ValueError, match="positive number of gigabytes"):

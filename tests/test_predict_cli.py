@@ -117,3 +117,21 @@ def test_app_runs_streamlit_on_the_page(monkeypatch, tmp_path, capsys):
 def test_app_refuses_a_missing_model(tmp_path, capsys):
     assert cli.main(["app", "--model", str(tmp_path / "none.npz")]) == 2
     assert "model file not found" in capsys.readouterr().err
+
+
+def test_fifos_devices_and_folders_are_refused_without_reading(digits, tmp_path, capsys):
+    """A FIFO would block the read forever and a device never end: each is refused in one line,
+    as the image or as the model, and the other images are still read."""
+    import os
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    path, label = digits[0]
+    assert cli.main(["predict", str(fifo), "/dev/zero", str(tmp_path), str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [f"digitnet: error: {fifo} is a FIFO, not an image file",
+                                "digitnet: error: /dev/zero is a character device, not an image file",
+                                f"digitnet: error: {tmp_path} is a folder, not an image file"]
+    assert out.split()[:2] == [str(path), str(label)]
+    assert cli.main(["predict", "--model", str(fifo), str(path)]) == 2
+    assert capsys.readouterr().err.strip() == f"digitnet: error: {fifo} is a FIFO, not a model file"

@@ -89,6 +89,11 @@ def memory_limit_bytes() -> int:
     return int(gb * 1e9)
 
 
+def _size(n: int) -> str:
+    """Bytes for a message: ``1288.00 GB``, or ``1.3 MB`` below a tenth of a gigabyte."""
+    return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
+
+
 def _digest(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
@@ -185,8 +190,8 @@ def _read_members(data: bytes, name: str, cap: int) -> dict[str, np.ndarray]:
                 raise ModelFileError(f"{name}: member {info.filename!r} is encrypted")
             declared += info.file_size
         if declared > cap:
-            raise ModelFileError(f"{name}: its arrays declare {declared / 1e9:.2f} GB, "
-                                 f"the limit is {cap / 1e9:.2f} GB (raise {LIMIT_ENV})")
+            raise ModelFileError(f"{name}: its arrays declare {_size(declared)}, "
+                                 f"the limit is {_size(cap)} (raise {LIMIT_ENV})")
         arrays: dict[str, np.ndarray] = {}
         for info in infos:
             key = info.filename[:-4]
@@ -258,7 +263,7 @@ def read_model_file(path: str | os.PathLike, limit: int | None = None
     try:
         size = path.stat().st_size
         if size > cap:
-            raise ModelFileError(f"{path} is {size / 1e9:.2f} GB, more than the limit of {cap / 1e9:.2f} GB "
+            raise ModelFileError(f"{path} is {_size(size)}, more than the limit of {_size(cap)} "
                                  f"(raise {LIMIT_ENV})")
         data = path.read_bytes()
     except FileNotFoundError:
@@ -457,7 +462,7 @@ def check_architecture(arch: Any, limit: int | None = None, batch: int = 1, copi
     need = architecture_bytes(arch, batch, copies)
     cap = memory_limit_bytes() if limit is None else limit
     if need > cap:
-        raise _Invalid(f"the network needs {need / 1e9:.2f} GB, the limit is {cap / 1e9:.2f} GB "
+        raise _Invalid(f"the network needs {_size(need)}, the limit is {_size(cap)} "
                        f"(raise {LIMIT_ENV})")
     return need
 

@@ -92,13 +92,13 @@ def check_output(path: str | os.PathLike, flag: str = "output") -> Path:
     target = Path(os.path.realpath(path))
     missing = [target.name]
     folder = target.parent
-    while not folder.exists():
-        missing.append(folder.name)
-        folder = folder.parent
-    if not folder.is_dir():
-        raise UnsafeOutputError(f"cannot write {flag} {path}: {folder} is a file, not a folder")
     try:
-        if target.exists():
+        while not os.path.lexists(folder):  # no error for a name too long: the probe says so below
+            missing.append(folder.name)
+            folder = folder.parent
+        if not folder.is_dir():
+            raise UnsafeOutputError(f"cannot write {flag} {path}: {folder} is a file, not a folder")
+        if os.path.lexists(target):
             _probe(folder, _temp_name())
         else:
             for name in missing:
