@@ -528,3 +528,19 @@ def test_a_gzip_bomb_stops_at_the_size_its_header_declares(tmp_path):
     huge.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + (10 ** 9).to_bytes(4, "big") * 3))
     with pytest.raises(DataError, match=r"its header declares shape \(1000000000, 1000000000, 1000000000\)"):
         read_idx(huge)
+
+
+def test_a_download_longer_than_the_file_can_be_is_cut_off(serve, monkeypatch, tmp_path):
+    """A server that sends more than a file can hold (one that never stops) is dropped at that
+    size; a temporary file left by a killed download is removed by the next one."""
+    url, root = serve()
+    served = root / "train-images-idx3-ubyte.gz"
+    served.unlink()
+    served.write_bytes(os.urandom(50_000_000))  # more than the 47 MB the file has decompressed
+    target = tmp_path / "downloads"
+    target.mkdir()
+    stale = target / ".digitnet-tmp.999999999.0123abcd.tmp"  # its writer is gone
+    stale.write_bytes(b"half a download")
+    message = failed_download(monkeypatch, url, target)
+    assert "more than the 47040016 bytes the file can have" in message
+    assert os.listdir(target) == []

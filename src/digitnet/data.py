@@ -21,7 +21,6 @@ import io
 import math
 import os
 import pickle
-import tempfile
 import urllib.request
 import zlib
 from collections.abc import Iterable
@@ -31,6 +30,8 @@ from typing import BinaryIO
 
 import numpy as np
 from tqdm import tqdm
+
+from . import safeio
 
 try:
     from numpy._core import multiarray as _multiarray  # NumPy >= 2
@@ -358,8 +359,9 @@ def _find(file: str, dirs: Iterable[Path]) -> Path | None:
     return None
 
 
-def _fetch(url: str, out: BinaryIO, progress: bool) -> None:
-    """Stream `url` into `out`, with a progress bar; a short body raises ConnectionError.
+def _fetch(url: str, out: BinaryIO, progress: bool, limit: int) -> None:
+    """Stream `url` into `out`, with a progress bar; a short body raises ConnectionError, one
+    longer than ``limit`` bytes (a server that never stops) ValueError.
 
     ``http.client`` returns an empty read when a server closes early, even with a Content-Length
     still unmet, so the byte count is checked here.
@@ -374,6 +376,8 @@ def _fetch(url: str, out: BinaryIO, progress: bool) -> None:
                 out.write(chunk)
                 received += len(chunk)
                 bar.update(len(chunk))
+                if received > limit:
+                    raise ValueError(f"more than the {limit} bytes the file can have")
     if total is not None and received != total:
         raise ConnectionError(f"connection closed after {received} of {total} bytes")
 
@@ -381,26 +385,26 @@ def _fetch(url: str, out: BinaryIO, progress: bool) -> None:
 def _download(file: str, spec: DatasetSpec, target: Path, progress: bool) -> Path:
     """Fetch ``<file>.gz`` into `target`, verify it, and move it into place atomically.
 
-    The bytes go to a hidden temporary file in `target` (so `os.replace` is a rename on one file
-    system); only a file whose decompressed SHA-256 matches is renamed to ``<file>.gz``. Each
-    mirror is tried in turn; the temporary file is removed whatever happens.
+    The bytes go to a hidden temporary file in `target` (``safeio.new_temporary``, so `os.replace`
+    is a rename on one file system, and one left by a killed run is cleaned up by the next); only
+    a file whose decompressed SHA-256 matches is renamed to ``<file>.gz``. Each mirror is tried in
+    turn; the temporary file is removed whatever happens.
     """
     env_url = os.environ.get(spec.url_env)
     bases = (env_url,) if env_url else spec.mirrors
     try:
         target.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target, prefix=f".{file}.", suffix=".part")
+        fd, tmp = safeio.new_temporary(target)
     except OSError as e:
         raise DataError(f"{target}: cannot write {file}.gz there ({e}); choose a writable data_dir") from e
     os.close(fd)
-    tmp = Path(tmp_name)
     errors = []
     try:
         for base in bases:
             url = f"{base.rstrip('/')}/{file}.gz"
             try:
                 with tmp.open("wb") as out:
-                    _fetch(url, out, progress)
+                    _fetch(url, out, progress, IDX_SIZES[file])
                 actual = hashlib.sha256(_inflate(tmp.read_bytes(), IDX_SIZES[file], tmp)).hexdigest()
             except (OSError, zlib.error, http.client.HTTPException, ValueError, DataError) as e:
                 errors.append(f"{url} ({e})")

@@ -145,6 +145,17 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def new_temporary(folder: str | os.PathLike) -> tuple[int, Path]:
+    """Create an empty temporary file in ``folder`` for this process: ``(fd, path)``.
+
+    Named ``.digitnet-tmp.<pid>.<random>.tmp`` with the permissions of any new file; the stale
+    temporaries of writers that are gone are removed from ``folder`` first.
+    """
+    remove_stale_temporaries(folder)
+    tmp = Path(folder) / _temp_name()
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp  # 0o666 & ~umask
+
+
 def pause_for_tests(stage: str) -> None:
     """Wait half a second at ``stage`` when the tests ask for it through ``$DIGITNET_TEST_PAUSE_AT``."""
     if os.environ.get(PAUSE_ENV) == stage:
@@ -163,9 +174,7 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     target = Path(os.path.realpath(path))
     with deferred_signals():
         target.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(target.parent)
-        tmp = target.parent / _temp_name()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 & ~umask, as any new file
+        fd, tmp = new_temporary(target.parent)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
