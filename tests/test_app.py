@@ -34,6 +34,14 @@ def run_app() -> AppTest:
     return at
 
 
+def open_tab(at: AppTest, name: str) -> AppTest:
+    """Select a tab below the drawing (only the open tab is computed)."""
+    at.session_state["tab"] = name
+    at = at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def texts(at: AppTest) -> str:
     parts = [e.value for kind in ("markdown", "caption", "subheader", "title", "code", "info", "warning")
              for e in getattr(at, kind)]
@@ -43,7 +51,7 @@ def texts(at: AppTest) -> str:
 def tiny_model(path: Path, output: str = "sigmoid") -> Network:
     net = Network([784, 12, 10], activation="sigmoid", output=output, seed=1)
     save_model(path, net, {"training": {"command": "digitnet train --sizes 784,12,10 -o tiny.npz"},
-                           "dataset": {"name": "mnist"}, "test_accuracy": 0.1234,
+                           "dataset": {"name": "mnist", "sha256": "0" * 64}, "test_accuracy": 0.1234,
                            "history": [{"epoch": 1, "train_cost": 0.5, "val_accuracy": 0.12}]})
     return net
 
@@ -53,12 +61,13 @@ def test_page_without_a_drawing(app_env):
     assert [s.value for s in at.subheader][0] == "Prediction: none"
     assert not at.error
     _, meta = load_model(default_model_path())
-    assert f"{meta['test_accuracy']:.2%}" in at.caption[0].value  # the shipped model's accuracy, from its file
-    assert "Draw a digit to see how each hidden layer responds" in texts(at)
+    assert f"{meta['test_accuracy']:.2%} right on mnist's test set" in texts(at)  # from the model file
+    assert "A convolutional network: 4 convolution layers and 2 dense layers" in texts(at)
+    assert "Draw a digit to see how each layer of the network responds" in texts(at)
 
 
 def test_model_card_comes_from_the_metadata(app_env):
-    at = run_app()
+    at = open_tab(run_app(), "Model card")
     net, meta = load_model(default_model_path())
     page = texts(at)
     assert meta["training"]["command"] in [c.value for c in at.code]
@@ -66,7 +75,9 @@ def test_model_card_comes_from_the_metadata(app_env):
     assert f"{meta['test_accuracy']:.2%}" in page
     assert meta["dataset"]["name"] in page
     assert "Validation accuracy per epoch" in page  # the curves of meta["history"]
-    assert "Accuracy on the 10,000 mnist test images" in page  # the test-set explorer found the data
+    assert "Accuracy on the 10,000 mnist test images" not in page  # a closed tab is not computed
+    at = open_tab(at, "Test set explorer")
+    assert "Accuracy on the 10,000 mnist test images" in texts(at)  # the test-set explorer found the data
 
 
 def test_picker_offers_models_of_the_models_folder(app_env):
@@ -75,8 +86,8 @@ def test_picker_offers_models_of_the_models_folder(app_env):
     at = run_app()
     picker = at.selectbox(key="model_path")
     assert [Path(p).name for p in picker.options[1:]] == ["tiny.npz"]
-    at = picker.select(picker.options[1]).run()
-    assert not at.exception
+    picker.select(picker.options[1])
+    at = open_tab(at, "Model card")
     page = texts(at)
     assert net.describe() in page and "12.34%" in page
     assert "normalised score" in page  # sigmoid outputs are not called probabilities
@@ -97,7 +108,7 @@ def test_a_missing_or_corrupt_model_gives_the_training_command(app_env, monkeypa
 def test_explorer_says_how_to_get_the_test_set(app_env, monkeypatch):
     monkeypatch.setenv("DIGITNET_DATA_DIR", str(app_env / "no-data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(app_env / "no-cache"))
-    at = run_app()
+    at = open_tab(run_app(), "Test set explorer")
     assert not at.error
     assert any("DIGITNET_DATA_DIR" in i.value for i in at.info)
 

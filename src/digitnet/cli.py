@@ -401,7 +401,8 @@ def app_command(args: argparse.Namespace) -> list[str]:
     if args.model:
         page_args = ["--model", str(args.model), *page_args]
     return [sys.executable, "-m", "streamlit", "run", str(PAGE), "--server.port", str(args.port),
-            "--server.headless", "true", "--browser.gatherUsageStats", "false", "--", *page_args]
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "viewer", "--client.showErrorDetails", "none", "--", *page_args]
 
 
 def cmd_app(args: argparse.Namespace) -> int:
@@ -413,7 +414,7 @@ def cmd_app(args: argparse.Namespace) -> int:
         raise UsageError(f"model file not found: {args.model}")
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be between 1 and 65535, not {args.port}")
-    if importlib.util.find_spec("streamlit") is None or importlib.util.find_spec("streamlit_drawable_canvas") is None:
+    if importlib.util.find_spec("streamlit") is None:
         raise UsageError("the app needs Streamlit: pip install 'digitnet[app]'")
     sys.stdout.flush()
     os.execv(sys.executable, app_command(args))

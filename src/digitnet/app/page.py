@@ -1,9 +1,9 @@
 """The drawing app's page: draw a digit, see what the network reads, and look inside it.
 
-Run it with ``digitnet app [--model PATH]`` or ``streamlit run app.py``; Streamlit reruns this
-script on every stroke. The page stays thin: it reads the canvas, calls ``to_mnist`` and the
-network (``predict_proba``, ``trace``, a saliency map from backprop), and shows pictures from
-:mod:`digitnet.app.views`. Everything about the model (architecture, accuracy, training command,
+Run it with ``digitnet app [--model PATH]`` or ``streamlit run app.py``. A stroke reruns only
+the part of the page under the drawing pad (a fragment). The page stays thin: it reads the pad
+(:mod:`digitnet.app.canvas`), calls ``to_mnist`` and the network (``predict_proba``, ``trace``, a
+saliency map from backprop), and shows pictures from :mod:`digitnet.app.views`. Everything about the model (architecture, accuracy, training command,
 curves) comes from the model file's metadata.
 """
 
@@ -22,17 +22,17 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitnet.app import teach, views
+from digitnet.app import canvas, teach, views
 from digitnet.data import DataError, Split, evaluation_dataset, load_dataset
 from digitnet.models import default_model_path
 from digitnet.nn.network import Network, confusion_matrix
 from digitnet.persistence import ModelFileError, load_model
 from digitnet.preprocess import BlankImageError, load_image, to_mnist
 
-CANVAS_SIDE = 280
-STROKE_WIDTH = 18
 MAX_UPLOAD_MB = 20
 EXAMPLES_SHOWN = 200
+PREVIEW_PX = 200
+TABLE_ROW_PX = 35  # the height of one row of st.dataframe: a table this many rows tall shows them all
 
 
 # -- cached resources (shared by every session of the server) ---------------------------------
@@ -70,25 +70,33 @@ def _thumbnails(path: str, mtime: float, name: str, indices: tuple[int, ...]) ->
 
 
 # -- what the network makes of one input ------------------------------------------------------
-def _look(net: Network, lock: threading.Lock, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
-    """Scores ``(10,)``, every layer's output, and the saliency of the winning digit ``(784,)``."""
-    X = x.reshape(1, *net.input_shape)  # (1, 784) or (1, 28, 28, 1)
+def _proba(net: Network, lock: threading.Lock, x: np.ndarray) -> np.ndarray:
+    """The network's answer ``(10,)`` to one input ``x (784,)``: a forward pass, nothing kept."""
     with lock:
-        outputs = net.trace(X)
-        proba = net.to_proba(outputs[-1])[0]  # (10,): the trace already ran the forward pass
-        grad = net.input_gradient(X, int(proba.argmax()))  # (1, *input_shape)
-    return proba, outputs, grad.reshape(784)
+        return net.predict_proba(x.reshape(1, *net.input_shape))[0]  # (1, 784) or (1, 28, 28, 1) -> (10,)
+
+
+def _saliency(net: Network, lock: threading.Lock, x: np.ndarray, digit: int) -> np.ndarray:
+    """How each input pixel moves the score of ``digit``: ``(784,)``."""
+    with lock:
+        return net.input_gradient(x.reshape(1, *net.input_shape), digit).reshape(784)  # (1, ...) -> (784,)
+
+
+def _trace(net: Network, lock: threading.Lock, x: np.ndarray) -> list[np.ndarray]:
+    """Every layer's output for one input (for the pictures of the inside of the network)."""
+    with lock:
+        return net.trace(x.reshape(1, *net.input_shape))
 
 
 def _bar_chart(proba: np.ndarray, label: str) -> alt.Chart:
     frame = pd.DataFrame({"digit": [str(d) for d in range(10)], label: proba,
                           "winner": proba == proba.max()})
     return (
-        alt.Chart(frame, height=230)
+        alt.Chart(frame, height=200)
         .mark_bar()
         .encode(
-            x=alt.X("digit:N", sort=None, axis=alt.Axis(labelAngle=0)),
-            y=alt.Y(f"{label}:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+            x=alt.X("digit:N", sort=None, axis=alt.Axis(labelAngle=0, labelFontSize=13, title=None)),
+            y=alt.Y(f"{label}:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", tickCount=5)),
             color=alt.condition("datum.winner", alt.value("#ff4b4b"), alt.value("#6c7a89")),
             tooltip=["digit", alt.Tooltip(f"{label}:Q", format=".1%")],
         )
@@ -110,55 +118,48 @@ def _show_reading(net: Network, proba: np.ndarray, threshold: float, heading: st
     digit, confidence = int(proba.argmax()), float(proba.max())
     label = views.output_label(net)
     st.subheader(f"{heading}: {digit}", anchor=False)
-    st.markdown(f"Confidence: **{confidence:.1%}** ({label})")
+    st.markdown(f"Confidence: **{views.percent(confidence)}** ({label})")
     if confidence < threshold:
-        st.warning(f"Unsure: the best guess {digit} has a {label} of only {confidence:.0%}, "
-                   f"below {threshold:.0%}. Try a larger, clearer digit.")
+        st.warning(f"Unsure: the best guess {digit} has a {label} of {views.percent(confidence)}, below the "
+                   f"{views.percent(threshold)} set in the sidebar. Try a larger, clearer digit.")
     st.altair_chart(_bar_chart(proba, label), width="stretch")
     if label != "probability":
         st.caption("This model's outputs are independent sigmoid scores; the bars show them divided by "
                    "their sum, which keeps their order but are not probabilities.")
 
 
-# -- input: the canvas or an uploaded file ----------------------------------------------------
-def _clear_canvas() -> None:
-    st.session_state.canvas_n = st.session_state.get("canvas_n", 0) + 1
-
-
-def _read_input() -> np.ndarray | None:
-    """The current image as an array (None when nothing is drawn or uploaded)."""
-    source = st.radio("Input", ["Draw", "Upload an image"], horizontal=True, label_visibility="collapsed")
-    if source == "Draw":
-        st.write("")  # room for the canvas's toolbar, which floats above it
-        from streamlit_drawable_canvas import st_canvas  # imported here: it registers in the runtime
-
-        canvas = st_canvas(
-            stroke_width=STROKE_WIDTH, stroke_color="#FFFFFF", background_color="#000000",
-            width=CANVAS_SIDE, height=CANVAS_SIDE, drawing_mode="freedraw", update_streamlit=True,
-            return_image_data=True, key=f"canvas-{st.session_state.get('canvas_n', 0)}",
-        )
-        st.button("Clear", on_click=_clear_canvas, icon=":material/delete:")
-        st.caption("Draw one digit with the mouse or a finger, large and centred.")
-        return canvas.image_data
-    upload = st.file_uploader("An image of one digit (PNG, JPEG, ...), light on dark or dark on light",
+# -- input: the drawing pad or an uploaded file -----------------------------------------------
+def _read_input() -> tuple[np.ndarray | None, str | None]:
+    """The current image as an array (None when nothing is drawn or uploaded), and a one-line
+    problem with the upload, if any."""
+    source = st.segmented_control("Input", ["Draw", "Upload an image"], default="Draw", key="source",
+                                  label_visibility="collapsed")
+    if source != "Upload an image":
+        strokes = canvas.pad("pad", st.session_state.get("strokes", []))
+        st.session_state.strokes = strokes
+        return (canvas.rasterize(strokes) if strokes else None), None
+    upload = st.file_uploader("An image of one digit: a photo, a scan or a drawing",
                               type=["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"],
                               max_upload_size=MAX_UPLOAD_MB)
     if upload is None:
-        return None
+        return None, None
     try:
-        return load_image(io.BytesIO(upload.getvalue()))
+        image = load_image(io.BytesIO(upload.getvalue()))
     except ValueError as e:
-        st.error(views.upload_problem(upload.name, e))
-        return None
+        return None, views.upload_problem(upload.name, e)
+    st.image(views.preview(image), caption=f"{upload.name}: {image.shape[1]} x {image.shape[0]} pixels",
+             width=PREVIEW_PX)
+    return image, None
 
 
 # -- the sections of the page -----------------------------------------------------------------
 def _model_card(net: Network, meta: dict[str, Any], path: Path) -> None:
     training = meta.get("training") or {}
     dataset = meta.get("dataset") or {}
+    shipped = path.resolve() == default_model_path().resolve()
     rows = {
-        "File": f"`{path}`" + (" (shipped with digitnet)" if path.resolve() == default_model_path().resolve() else ""),
-        "Architecture": net.describe(),
+        "File": f"`{path}`" + (" (shipped with digitnet)" if shipped else ""),
+        "Architecture": f"`{net.describe()}`",
         "Parameters": f"{views.parameter_count(net):,}",
         "Outputs": f"{net.output} ({views.output_label(net)})",
         "Dataset": f"{dataset.get('name', 'unknown')}" + (f" (SHA-256 {dataset['sha256'][:12]}...)"
@@ -167,7 +168,7 @@ def _model_card(net: Network, meta: dict[str, Any], path: Path) -> None:
         "Epochs": str(meta.get("epochs_completed", len(views.history_rows(meta))) or "not recorded"),
         "Created": f"{meta.get('created', 'unknown')} with digitnet {meta.get('digitnet_version', '?')}",
     }
-    st.markdown("\n".join(["| | |", "|---|---|", *(f"| **{k}** | {v} |" for k, v in rows.items())]))
+    st.markdown("\n".join(f"- **{k}**: {v}" for k, v in rows.items()))
     st.markdown("**Training command**")
     st.code(training.get("command") or "not recorded", language="bash", wrap_lines=True)
     history = views.history_rows(meta)
@@ -183,22 +184,21 @@ def _model_card(net: Network, meta: dict[str, Any], path: Path) -> None:
     else:
         st.caption("This model file records no training history.")
     st.markdown("**Layers**")
-    st.dataframe(pd.DataFrame(views.describe_layers(net)), hide_index=True)
+    layers = pd.DataFrame(views.describe_layers(net))
+    st.dataframe(layers, hide_index=True, height=TABLE_ROW_PX * (len(layers) + 1) + 3)
     if training.get("config"):
         with st.expander("Training settings"):
             st.json(training["config"])
 
 
-def _inside(net: Network, x: np.ndarray | None, outputs: list[np.ndarray] | None) -> None:
-    if x is None or outputs is None:
-        st.info("Draw a digit to see how each hidden layer responds to it.")
+def _inside(net: Network, lock: threading.Lock, x: np.ndarray | None) -> None:
+    if x is None:
+        st.info("Draw a digit to see how each layer of the network responds to it.")
         return
-    shown = views.activation_views(net, outputs)
-    if not shown:
-        st.info("This model has no hidden activation layers.")
-    for title, image, caption in shown:
+    outputs = _trace(net, lock, x)
+    for title, image, caption in views.inside_views(net, outputs):
         st.markdown(f"**{title}**")
-        st.image(image, caption=caption, alt=f"{title} activations")
+        st.image(image, caption=caption, alt=title)
 
 
 def _explorer(net: Network, lock: threading.Lock, meta: dict[str, Any], path: Path, mtime: float,
@@ -208,28 +208,34 @@ def _explorer(net: Network, lock: threading.Lock, meta: dict[str, Any], path: Pa
         test = _test_set(name, os.environ.get("DIGITNET_DATA_DIR"))
     except (DataError, ValueError, OSError) as e:
         st.info(f"The {name} test set is not available here ({views.one_line(e)}). Set DIGITNET_DATA_DIR to a "
-                f"folder holding {name}/ with its four IDX files, or run `digitnet evaluate` once to download it.")
+                f"folder holding {name}/ with its two test IDX files, or run `digitnet evaluate` once to "
+                "download them.")
         return
     proba = _test_outputs(str(path), mtime, name)  # (n, 10)
     pred = proba.argmax(axis=1)  # (n,)
     C = confusion_matrix(test.y, pred)
     st.markdown(f"**Accuracy on the {len(test.y):,} {name} test images: {np.trace(C) / C.sum():.2%}** "
-                f"({int(C.sum() - np.trace(C))} mistakes). Click a cell of the matrix to list its images.")
+                f"({int(C.sum() - np.trace(C)):,} mistakes). Click a cell of the matrix to list its images.")
     cells = pd.DataFrame([{"true": i, "predicted": j, "count": int(C[i, j])} for i in range(10) for j in range(10)])
     pick = alt.selection_point(name="cell", fields=["true", "predicted"])
+    axis = {"labelFontSize": 14, "titleFontSize": 14, "labelAngle": 0}
     base = alt.Chart(cells, height=380, width=380).encode(
-        x=alt.X("predicted:O", title="predicted digit"), y=alt.Y("true:O", title="true digit"))
+        x=alt.X("predicted:O", title="predicted digit", axis=alt.Axis(orient="top", **axis)),
+        y=alt.Y("true:O", title="true digit", axis=alt.Axis(**axis)))
     chart = (
-        base.mark_rect().encode(
-            color=alt.Color("count:Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None),
+        base.mark_rect(stroke="#e6e6e6").encode(
+            color=alt.condition("datum.count > 0",
+                                alt.Color("count:Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None),
+                                alt.value("white")),
             opacity=alt.condition(pick, alt.value(1.0), alt.value(0.4)),
             tooltip=["true", "predicted", "count"])
         .add_params(pick)
-        + base.mark_text(fontSize=11).encode(
-            text="count:Q",
+        + base.mark_text(fontSize=12).transform_filter("datum.count > 0").encode(
+            text=alt.Text("count:Q", format=","),
             color=alt.condition(alt.datum.count > C.max() / 8, alt.value("white"), alt.value("black")))
     )
-    event = st.altair_chart(chart, on_select="rerun", key="confusion", width="content")
+    generation = st.session_state.get("confusion_n", 0)
+    event = st.altair_chart(chart, on_select="rerun", key=f"confusion-{generation}", width="content")
     chosen = _selected_cell(event)
     if chosen is None:
         wanted = np.flatnonzero(pred != test.y)
@@ -237,34 +243,44 @@ def _explorer(net: Network, lock: threading.Lock, meta: dict[str, Any], path: Pa
     else:
         wanted = np.flatnonzero((test.y == chosen[0]) & (pred == chosen[1]))
         title = f"Test images of a {chosen[0]} read as {chosen[1]}"
+        st.button("Show all mistakes", icon=":material/arrow_back:", on_click=_show_all)
+    total = len(wanted)
     wanted = wanted[np.argsort(-proba[wanted].max(axis=1), kind="stable")][:EXAMPLES_SHOWN]  # most confident first
-    st.markdown(f"**{title}** ({len(wanted)} shown{', most confident first' if len(wanted) > 1 else ''}). "
-                "Select a row to see what the network outputs for it.")
-    if len(wanted) == 0:
+    if total == 0:
+        st.markdown(f"**{title}**: none." if chosen else "**No mistakes** on the test set.")
         return
+    shown = f"all {total:,}" if total == len(wanted) else f"{len(wanted):,} of {total:,}"
+    st.markdown(f"**{title}**: {shown} shown{', most confident first' if total > 1 else ''}. "
+                "Select a row to see what the network outputs for it.")
     table = pd.DataFrame({
         "image": _thumbnails(str(path), mtime, name, tuple(int(i) for i in wanted)),
         "index": wanted, "true": test.y[wanted], "predicted": pred[wanted],
-        "confidence": proba[wanted].max(axis=1),
+        "confidence": proba[wanted].max(axis=1) * 100,
     })
     left, right = st.columns([1, 1])
     with left:
         rows = st.dataframe(
             table, hide_index=True, on_select="rerun", selection_mode="single-row", key="examples", height=420,
             column_config={"image": st.column_config.ImageColumn("image", width="small"),
-                           "confidence": st.column_config.ProgressColumn("confidence", format="percent",
-                                                                         min_value=0.0, max_value=1.0)},
+                           "confidence": st.column_config.ProgressColumn("confidence", format="%.1f%%",
+                                                                         min_value=0.0, max_value=100.0)},
         )
     selected = [r for r in getattr(getattr(rows, "selection", None), "rows", None) or [] if r < len(wanted)]
     i = int(wanted[selected[0] if selected else 0])
     with right:
         x = test.X[i]
-        scores, _, grad = _look(net, lock, x)
+        scores = _proba(net, lock, x)
         st.markdown(f"**Test image {i}**: labelled {test.y[i]}")
         _show_reading(net, scores, threshold, heading="Read as")
         a, b = st.columns(2)
         a.image(views.to_grey_image(x, 5), caption="input", alt=f"test image {i}")
-        b.image(views.saliency_image(x, grad, 5), caption="saliency", alt=f"saliency of test image {i}")
+        b.image(views.saliency_image(x, _saliency(net, lock, x, int(scores.argmax())), 5), caption="saliency",
+                alt=f"saliency of test image {i}")
+
+
+def _show_all() -> None:
+    """Forget the clicked cell: the matrix is drawn again under a new key, with no selection."""
+    st.session_state.confusion_n = st.session_state.get("confusion_n", 0) + 1
 
 
 def _selected_cell(event: Any) -> tuple[int, int] | None:
@@ -274,6 +290,77 @@ def _selected_cell(event: Any) -> tuple[int, int] | None:
         return int(points[0]["true"]), int(points[0]["predicted"])
     except (AttributeError, KeyError, IndexError, TypeError, ValueError):
         return None
+
+
+@st.fragment
+def _workbench(path: Path, mtime: float, threshold: float) -> None:
+    """The drawing, the answer and the tabs below them.
+
+    A fragment: a stroke, an upload or a click in a tab reruns only this function, not the page
+    (the sidebar, the model loading). A failure here is one line on the page, as in ``main``.
+    """
+    try:
+        _workbench_parts(path, mtime, threshold)
+    except Exception as e:  # a fragment's rerun does not pass through main()
+        logging.getLogger(__name__).exception("digitnet app failed")
+        st.error(f"Something went wrong: {views.one_line(e)}")
+
+
+def _workbench_parts(path: Path, mtime: float, threshold: float) -> None:
+    """The answer is written before anything slower (the saliency, the tabs), and Streamlit sends
+    each element as soon as it is written, so the answer shows first. Only the open tab is computed."""
+    net, meta, lock = _model(str(path), mtime)
+    draw_col, reading_col, seen_col = st.columns([1.15, 1.2, 1], gap="medium")
+    with draw_col:
+        image, problem = _read_input()
+    x = None
+    if image is not None:
+        try:
+            x = to_mnist(image)  # (784,)
+        except BlankImageError:
+            if st.session_state.get("source") == "Upload an image":
+                problem = "No digit found in this image: it looks blank."
+        except ValueError as e:
+            problem = f"Cannot use this image: {views.one_line(e)}"
+    with reading_col:
+        if x is None:
+            st.subheader("Prediction: none", anchor=False)
+            if problem:
+                st.error(problem)
+            else:
+                st.caption("Nothing to read yet: draw a digit, or upload an image of one.")
+        else:
+            proba = _proba(net, lock, x)
+            _show_reading(net, proba, threshold)
+            teach.feedback(x, proba, image, path)
+    with seen_col:
+        if x is not None:
+            st.image(views.to_grey_image(x, 6), caption="What the network sees: 28 x 28, centred by mass",
+                     alt="the drawing as a 28 by 28 input")
+            digit = int(proba.argmax())
+            st.image(views.saliency_image(x, _saliency(net, lock, x, digit), 6),
+                     caption=f"Saliency: how each pixel moves the score of {digit} "
+                             "(red raises it, blue lowers it)", alt="saliency map")
+
+    inside, weights, card, explorer = st.tabs(
+        ["Inside the network", "First-layer weights", "Model card", "Test set explorer"],
+        key="tab", on_change="rerun")
+    if inside.open:
+        with inside:
+            _inside(net, lock, x)
+    if weights.open:
+        with weights:
+            picture = _weights_picture(str(path), mtime)
+            if picture is None:
+                st.info("The first layer of this model has no weights to show as images.")
+            else:
+                st.image(picture[0], caption=picture[1], alt="first-layer weights")
+    if card.open:
+        with card:
+            _model_card(net, meta, path)
+    if explorer.open:
+        with explorer:
+            _explorer(net, lock, meta, path, mtime, threshold)
 
 
 def _page() -> None:
@@ -289,55 +376,12 @@ def _page() -> None:
         teach.sidebar(path, options.models_dir)
     try:
         mtime = path.stat().st_mtime if path.is_file() else 0.0
-        net, meta, lock = _model(str(path), mtime)
+        net, meta, _ = _model(str(path), mtime)
     except ModelFileError as e:
         st.error(views.model_problem(path, e))
         return
-    st.title("Draw a digit", anchor=False)
-    st.caption(f"{net.describe()}, test accuracy {views.accuracy_text(meta)}. "
-               "The network reads your drawing after each stroke.")
-
-    draw_col, reading_col, seen_col = st.columns([1.15, 1.2, 1], gap="medium")
-    with draw_col:
-        image = _read_input()
-    x = outputs = None
-    if image is not None:
-        try:
-            x = to_mnist(image)  # (784,)
-        except BlankImageError:
-            x = None
-        except ValueError as e:
-            st.error(f"Cannot use this image: {views.one_line(e)}")
-    with reading_col:
-        if x is None:
-            st.subheader("Prediction: none", anchor=False)
-            st.caption("Nothing to read yet: draw a digit, or upload an image of one.")
-        else:
-            proba, outputs, grad = _look(net, lock, x)
-            _show_reading(net, proba, threshold)
-            teach.feedback(x, proba, image, path)
-    with seen_col:
-        if x is not None:
-            st.image(views.to_grey_image(x, 6), caption="What the network sees: 28 x 28, centred by mass",
-                     alt="the drawing as a 28 by 28 input")
-            st.image(views.saliency_image(x, grad, 6),
-                     caption=f"Saliency: how each pixel moves the score of {int(proba.argmax())} "
-                             "(red raises it, blue lowers it)", alt="saliency map")
-
-    hidden, weights, card, explorer = st.tabs(
-        ["Hidden layers", "First-layer weights", "Model card", "Test set explorer"])
-    with hidden:
-        _inside(net, x, outputs)
-    with weights:
-        picture = _weights_picture(str(path), mtime)
-        if picture is None:
-            st.info("The first layer of this model has no weights to show as images.")
-        else:
-            st.image(picture[0], caption=picture[1], alt="first-layer weights")
-    with card:
-        _model_card(net, meta, path)
-    with explorer:
-        _explorer(net, lock, meta, path, mtime, threshold)
+    st.markdown(f"#### Draw a digit\n{views.summary(net, meta)}")
+    _workbench(path, mtime, threshold)
     teach.examples_section()
 
 

@@ -237,8 +237,55 @@ def accuracy_text(meta: dict[str, Any]) -> str:
 
 
 def upload_problem(name: str, error: Exception) -> str:
-    """A one-line message for an uploaded file that cannot be read, naming the file."""
+    """A one-line message in plain words for an uploaded file that cannot be read, naming the file
+    (never a Python object's address)."""
     message = one_line(error)
+    if "cannot identify image file" in message or "not an image" in message:
+        return f"{name} is not an image that PNG, JPEG, GIF, WebP or BMP can read."
+    if message.startswith("image too large"):
+        return f"{name} is too large: {message.split(': ', 1)[-1]}."
     if message.startswith("cannot read image"):  # "cannot read image <file object>: reason"
         message = message.split(": ", 1)[-1]
     return f"Cannot read {name}: {message}"
+
+
+# -- words ------------------------------------------------------------------------------------
+def percent(p: float) -> str:
+    """A share as a percentage with one decimal, rounded down (so 99.96% never reads as 100.0%)."""
+    return f"{math.floor(float(p) * 1000 + 1e-9) / 10:.1f}%"
+
+
+_KINDS = {"Conv2D": "convolution", "Dense": "dense", "MaxPool2D": "pooling", "BatchNorm": "batch-norm",
+          "Dropout": "dropout"}
+
+
+def summary(net: Network, meta: dict[str, Any]) -> str:
+    """The model in one plain sentence, e.g. "A convolutional network: 4 convolution layers and 2
+    dense layers; 99.65% right on mnist's test set." (the layer code is in the model card)."""
+    counts: dict[str, int] = {}
+    for layer in net.layers:
+        kind = _KINDS.get(type(layer).__name__)
+        if kind in ("convolution", "dense"):
+            counts[kind] = counts.get(kind, 0) + 1
+    kind = "A convolutional network" if counts.get("convolution") else "A fully connected network"
+    parts = [f"{n} {name} layer{'s' * (n != 1)}" for name, n in counts.items()]
+    acc = meta.get("test_accuracy")
+    dataset = (meta.get("dataset") or {}).get("name", "its")
+    score = (f"; {acc:.2%} right on {dataset}'s test set" if isinstance(acc, (int, float))
+             else "; no test accuracy recorded")
+    return f"{kind}: {' and '.join(parts) or 'no weighted layers'}{score}."
+
+
+def preview(image: np.ndarray, side: int = 400) -> np.ndarray:
+    """An uploaded image as ``uint8`` for display, shrunk so its longer side is at most ``side``."""
+    a = np.asarray(image)
+    if a.dtype != np.uint8:
+        a = np.round(np.clip(a.astype(np.float64), 0, 1) * 255).astype(np.uint8)
+    img = Image.fromarray(a)
+    img.thumbnail((side, side))
+    return np.asarray(img)
+
+
+def inside_views(net: Network, outputs: list[np.ndarray]) -> list[tuple[str, np.ndarray, str]]:
+    """``(title, image, caption)`` for each layer worth a picture, the output layer included."""
+    return activation_views(net, outputs)
