@@ -190,6 +190,8 @@ def crafted_cases(data: bytes, intact) -> dict[str, bytes]:
         "metadata JSON nested 100,000 deep": _digested(members, deep.encode()),
         "metadata that is not UTF-8": _digested(members, b"\xff\xfe{}"),
         "metadata that is a list": _digested(members, b"[1, 2]"),
+        "metadata with an integer of 5,000 digits": _digested(members, b'{"format": "digitnet-model", "x": '
+                                                              + b"9" * 5000 + b"}"),
         "metadata with NaN accuracy": with_meta(intact, lambda m: m.update(test_accuracy=float("nan"))),
         "no metadata": _zip_with({k: v for k, v in members.items() if not k.startswith("__")}),
         "no checksum, format 2": _zip_with({k: v for k, v in members.items() if k != DIGEST_KEY + ".npy"}),

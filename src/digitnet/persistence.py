@@ -233,7 +233,7 @@ def _metadata(arrays: dict[str, np.ndarray], name: str) -> dict[str, Any]:
         if _json_depth(text) > MAX_JSON_DEPTH:
             raise ModelFileError(f"{name}: corrupted metadata (JSON nested deeper than {MAX_JSON_DEPTH})")
         meta = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except ValueError as e:  # not UTF-8, not JSON, or an integer of more digits than Python parses
         raise ModelFileError(f"{name}: corrupted metadata ({e})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{name} is not a digitnet model file")
@@ -480,8 +480,11 @@ def _check_sections(meta: dict[str, Any]) -> None:
         d = meta["dataset"]
         if not (isinstance(d, dict) and isinstance(d.get("name"), str) and isinstance(d.get("sha256"), str)):
             raise _Invalid("dataset must be an object with a name and a sha256")
-    if "training" in meta and not isinstance(meta["training"], dict):
-        raise _Invalid("training must be an object")
+    if "training" in meta:
+        if not isinstance(meta["training"], dict):
+            raise _Invalid("training must be an object")
+        if not isinstance(meta["training"].get("command", ""), str):
+            raise _Invalid("training.command must be a string")
     if "history" in meta:
         history = meta["history"]
         if not isinstance(history, list):
