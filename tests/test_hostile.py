@@ -598,8 +598,10 @@ def test_signals_at_every_moment_keep_the_last_completed_epoch(mnist_dir, epoch_
     for (moment, sig, _), run in zip(runs, done):
         result = _check_run(run, epoch_weights, sig)
         counts[f"{signal.Signals(sig).name}: {result}"] += 1
-        if moment in ("epoch-3", "after-fit", "save"):
+        if moment in ("after-fit", "save"):
             assert result == "exit 130, model of epoch 3", (moment, sig, result)
+        if moment == "epoch-3":  # the run may have finished before the signal came
+            assert result.endswith("model of epoch 3"), (moment, sig, result)
         if moment == "checkpoint-save":
             assert result == "exit 130, model of epoch 1", (moment, sig, result)
     report(f"signals at {len(runs)} moments of a run", counts)

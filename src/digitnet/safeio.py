@@ -35,7 +35,7 @@ _TEMP_NAME = re.compile(r"^\.digitnet-tmp\.(\d+)\.[0-9a-f]{8}\.tmp$")
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 PAUSE_ENV = "DIGITNET_TEST_PAUSE_AT"
 """Tests set this to a stage name (``save``, ``after-fit``) to make the process say
-``digitnet: pause <stage>`` on stderr and wait half a second there, so a signal can be aimed at it."""
+``digitnet: pause <stage>`` on stderr and wait a second there, so a signal can be aimed at it."""
 
 
 class UnsafeOutputError(ValueError):
@@ -157,10 +157,10 @@ def new_temporary(folder: str | os.PathLike) -> tuple[int, Path]:
 
 
 def pause_for_tests(stage: str) -> None:
-    """Wait half a second at ``stage`` when the tests ask for it through ``$DIGITNET_TEST_PAUSE_AT``."""
+    """Wait a second at ``stage`` when the tests ask for it through ``$DIGITNET_TEST_PAUSE_AT``."""
     if os.environ.get(PAUSE_ENV) == stage:
         print(f"digitnet: pause {stage}", file=sys.stderr, flush=True)
-        time.sleep(0.5)
+        time.sleep(1.0)
 
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
