@@ -217,7 +217,7 @@ def deferred_signals() -> Iterator[list[int]]:
         yield held
     finally:
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)  # None: set outside Python
         for s in held:
             signal.raise_signal(s)  # the handler that was in place acts on it now
 
@@ -249,5 +249,5 @@ class InterruptGuard:
 
     def __exit__(self, *exc) -> None:
         for s, handler in self._previous.items():
-            signal.signal(s, handler)
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
 
