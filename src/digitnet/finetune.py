@@ -131,14 +131,16 @@ class Report:
     after: dict[str, float | None]
     seconds: float
 
-    def lines(self) -> list[str]:
+    def rows(self) -> list[tuple[str, str, str]]:
+        """``(measure, before, after)`` for the held-out examples and the MNIST test set."""
         def pct(v: float | None) -> str:
             return "-" if v is None else f"{100 * v:.2f}%"
 
-        rows = [f"{'':24}{'before':>10}{'after':>10}"]
-        for key, name in (("held_out", f"held-out examples ({self.held_out})"), ("mnist_test", "MNIST test set")):
-            rows.append(f"{name:24}{pct(self.before[key]):>10}{pct(self.after[key]):>10}")
-        return rows
+        names = {"held_out": f"held-out examples ({self.held_out})", "mnist_test": "MNIST test set"}
+        return [(name, pct(self.before[key]), pct(self.after[key])) for key, name in names.items()]
+
+    def lines(self) -> list[str]:
+        return [f"{'':24}{'before':>10}{'after':>10}", *(f"{a:24}{b:>10}{c:>10}" for a, b, c in self.rows())]
 
 
 def teach(base: str | Path, X: np.ndarray, y: np.ndarray, rehearsal: Split, test: Split, output: str | Path,

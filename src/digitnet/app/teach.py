@@ -69,6 +69,7 @@ def _save(x: np.ndarray, image: np.ndarray, label: int, answer: int, confidence:
             st.session_state.teach_last = store.add(
                 x, label, _profile(), source, _png(image), answer, confidence, _sha256(model))
         st.session_state.teach_saved = (_key(x), label)
+        st.session_state.teach_refresh = True
         st.toast(f"Saved as {label_text(label)}")
     except (ExamplesError, ValueError, OSError) as e:
         st.session_state.teach_error = views.one_line(e)
@@ -85,13 +86,15 @@ def _sha256(path: str) -> str:
 
 def feedback(x: np.ndarray, proba: np.ndarray, image: np.ndarray, model: Path) -> None:
     """"Right" and "Wrong, it is: ..." for the answer ``proba (10,)`` to input ``x (784,)``."""
+    if st.session_state.pop("teach_refresh", False):
+        st.rerun(scope="app")  # the page may call this from a fragment: the sidebar's count changed too
     answer, confidence = int(proba.argmax()), float(proba.max())
     error = st.session_state.pop("teach_error", None)
     if error:
         st.error(f"Not saved: {error}")
     saved = st.session_state.get("teach_saved")
     if saved and saved[0] == _key(x):
-        st.success(f"Saved as {label_text(saved[1])} in profile {_profile()!r}. Draw another, or Undo in the sidebar.")
+        st.success(f"Saved as {label_text(saved[1])} in profile {_profile()!r}. Draw another, or undo it in the sidebar.")
         return
     args = (x, image)
     st.button(f"Right, it is {answer}", key="teach_right", icon=":material/check:", on_click=_save,
@@ -117,7 +120,7 @@ class _Job:
     step: int = 0
     done: bool = False
     error: str | None = None
-    lines: list[str] = field(default_factory=list)
+    rows: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _run(job: _Job, X: np.ndarray, y: np.ndarray) -> None:
@@ -131,7 +134,7 @@ def _run(job: _Job, X: np.ndarray, y: np.ndarray) -> None:
         report = teach(job.base, X, y, data.train, data.test, job.output, FinetuneConfig(steps=job.steps),
                        command=f"app: Teach, profile {job.profile!r}", profile=job.profile,
                        on_step=on_step, log=lambda line: None)
-        job.lines = report.lines()
+        job.rows = report.rows()
     except DataError as e:
         job.error = (f"MNIST is needed to fine-tune without forgetting it ({views.one_line(e)}); set "
                      "DIGITNET_DATA_DIR or run `digitnet train` once to download it")
@@ -190,14 +193,13 @@ def sidebar(model: Path, models_dir: Path) -> None:
         st.error(views.one_line(e))
         return
     st.caption(f"{count} example{'s' * (count != 1)} saved in profile {profile!r}")
-    left, right = st.columns(2)
-    left.button("Undo", key="teach_undo", icon=":material/undo:", on_click=_undo, disabled=count == 0,
-                help="Delete the last example saved in this profile")
     job = st.session_state.get("teach_job")
     running = job is not None and not job.done
-    right.button("Teach", key="teach_go", icon=":material/school:", on_click=_start, args=(model, models_dir),
-                 disabled=running or count < MIN_EXAMPLES, type="primary",
-                 help=f"Fine-tune the model on this profile's examples (at least {MIN_EXAMPLES})")
+    st.button("Undo last example", key="teach_undo", icon=":material/undo:", on_click=_undo, disabled=count == 0,
+              help="Delete the last example saved in this profile", width="stretch")
+    st.button("Teach", key="teach_go", icon=":material/school:", on_click=_start, args=(model, models_dir),
+              disabled=running or count < MIN_EXAMPLES, type="primary", width="stretch",
+              help=f"Fine-tune the model on this profile's examples (at least {MIN_EXAMPLES})")
     error = st.session_state.pop("teach_job_error", None)
     if error:
         st.error(error)
@@ -207,8 +209,8 @@ def sidebar(model: Path, models_dir: Path) -> None:
         if job.error:
             st.error(f"Teaching failed: {job.error}")
         else:
-            st.markdown("Accuracy before and after:")
-            st.code("\n".join(job.lines), language=None)
+            st.markdown("\n".join(["| accuracy | before | after |", "|---|---:|---:|",
+                                   *(f"| {a} | {b} | {c} |" for a, b, c in job.rows)]))
             if str(model) != job.output:
                 st.button("Use the new model", key="teach_use", icon=":material/check_circle:", on_click=_use,
                           args=(job.output, str(model)))

@@ -1,0 +1,188 @@
+"""Teaching in a real browser: headless Chromium draws a slashed zero, saves the correction,
+undoes and redoes it, presses Teach, waits for the fine-tuned model, switches to it and back.
+
+The app runs as ``streamlit run app.py`` on a free local port with its own examples database
+(``DIGITNET_DB``), which already holds nine slashed zeros, so the tenth, drawn here, makes
+enough to teach. Needs Debian's ``chromium`` and the ``playwright`` package: it fails without them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitnet.data import load_dataset
+from digitnet.examples import ExampleStore
+from digitnet.models import default_model_path
+from digitnet.persistence import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("DIGITNET_CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(os.environ.get("DIGITNET_SCREENSHOTS", "/tmp"))
+# A zero (an ellipse) and its slash, on the 280 x 280 canvas.
+SLASHED_ZERO = [
+    [(140 + 55 * math.sin(2 * math.pi * i / 48), 140 - 90 * math.cos(2 * math.pi * i / 48)) for i in range(50)],
+    [(80 + 120 * i / 20, 245 - 210 * i / 20) for i in range(21)],
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, mnist_dir):
+    """The app with a database of nine slashed zeros; yields (url, database path, models folder)."""
+    spec = importlib.util.spec_from_file_location("bench_finetune", ROOT / "benchmarks" / "bench_finetune.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    train = load_dataset("mnist", mnist_dir, validation=0, progress=False).train
+    zeros = bench.draw_style(train.X[train.y == 0][:9], "slashed zero", np.random.default_rng(0))
+    tmp = tmp_path_factory.mktemp("teach")
+    db, models = tmp / "examples.sqlite", tmp / "models"
+    with ExampleStore(db) as store:
+        store.add_many(zeros, [0] * 9, "default", "canvas")
+    port = _free_port()
+    env = {**os.environ, "DIGITNET_DATA_DIR": str(mnist_dir.parent), "DIGITNET_MODELS_DIR": str(models),
+           "DIGITNET_DB": str(db)}
+    env.pop("DIGITNET_MODEL", None)
+    log = open(tmp / "server.log", "w+")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail(f"streamlit did not come up:\n{log.read()[-3000:]}")
+            time.sleep(0.3)
+        yield url, db, models
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(app, tmp_path_factory):
+    from playwright.sync_api import sync_playwright  # a missing package fails the test
+
+    assert Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}: apt-get install chromium"
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium")), executable_path=CHROMIUM, headless=True,
+            viewport={"width": 1400, "height": 1100},
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        try:
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            page.goto(app[0])
+            yield page
+        finally:
+            context.close()
+
+
+def _draw(page, strokes) -> None:
+    canvas = page.locator("canvas[aria-label^='drawing canvas'], canvas.upper-canvas").first
+    canvas.wait_for(state="visible")
+    page.wait_for_timeout(500)  # let the canvas attach its mouse handlers
+    box = canvas.bounding_box()
+    for stroke in strokes:
+        page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=2)
+        page.mouse.up()
+        page.wait_for_timeout(300)
+    page.wait_for_timeout(2000)  # the rerun for the last stroke: a click during it would be lost
+
+
+def _save_as_zero(page) -> None:
+    """One click: "Right" when the network read a 0, else the "0" of "Wrong, it is"."""
+    right = page.get_by_role("button", name="Right, it is 0")
+    (right if right.count() else page.get_by_role("button", name="0", exact=True)).click()
+    page.get_by_text("Saved as 0 in profile 'default'").wait_for()
+
+
+def test_correct_undo_teach_switch_and_go_back(page, app):
+    try:
+        _teach_in_the_browser(page, *app[1:])
+    finally:
+        page.screenshot(path=str(SHOTS / "digitnet-teach-last.png"), full_page=True)
+
+
+def _teach_in_the_browser(page, db: Path, models: Path) -> None:
+    page.get_by_text("9 examples saved in profile 'default'").wait_for()
+    _draw(page, SLASHED_ZERO)
+    page.get_by_text("Wrong? It is:").wait_for()
+    page.screenshot(path=str(SHOTS / "digitnet-teach-answer.png"), full_page=True)
+    _save_as_zero(page)
+    page.get_by_text("10 examples saved in profile 'default'").wait_for()
+    with ExampleStore(db) as store:
+        newest = store.list("default")[-1]
+    assert newest.label == 0 and newest.source == "canvas" and newest.drawing.startswith(b"\x89PNG")
+
+    page.get_by_role("button", name="Undo last example").click()
+    page.get_by_text("9 examples saved in profile 'default'").wait_for()
+    _save_as_zero(page)  # the drawing is still there: save it again
+    with ExampleStore(db) as store:
+        newest = store.list("default")[-1]
+    page.get_by_text("10 examples saved in profile 'default'").wait_for()
+
+    page.get_by_role("button", name="Teach").click()
+    page.get_by_text("Teaching: step").wait_for()
+    page.screenshot(path=str(SHOTS / "digitnet-teach-progress.png"), full_page=True)
+    page.get_by_role("button", name="Use the new model").wait_for(timeout=240_000)
+    page.screenshot(path=str(SHOTS / "digitnet-teach-done.png"), full_page=True)
+    (made,) = models.glob("default-*.npz")
+    accuracy = load_model(made)[1]["test_accuracy"]
+    assert accuracy > 0.99
+    page.get_by_role("button", name="Use the new model").click()
+    page.get_by_role("button", name="Use the new model").wait_for(state="detached")
+    page.get_by_text(f"{accuracy:.2%} right").wait_for()  # the page's caption now tells of the new model
+    page.get_by_role("button", name="Go back to the previous model").click()
+    shipped = load_model(default_model_path())[1]["test_accuracy"]
+    page.get_by_text(f"{shipped:.2%} right").wait_for()
+    page.get_by_role("button", name="Use the new model").wait_for()
+
+    page.get_by_text("My examples (10)").click()
+    page.get_by_role("button", name="Delete 0 selected").wait_for()
+    page.screenshot(path=str(SHOTS / "digitnet-teach-examples.png"), full_page=True)
+    table = page.locator(".st-key-teach_table")
+    table.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box (the newest example)
+    page.get_by_role("button", name="Delete 1 selected").click()
+    page.get_by_text("9 examples saved in profile 'default'").wait_for()
+    with ExampleStore(db) as store:
+        assert len(store.list("default")) == 9 and store.list("default")[-1].id != newest.id
+    assert page.get_by_text("Traceback").count() == 0
