@@ -8,7 +8,9 @@ For each style a simulated person saves N examples of their style (5, 10, 20) in
 examples database, as the app's "Right" / "Wrong, it is" buttons do, and the shipped model is
 fine-tuned on them exactly as ``digitnet finetune`` does (``finetune.teach``). Measured: accuracy
 on 200 other examples of the style (made from other MNIST digits) before and after, MNIST test
-accuracy before and after, and the seconds the fine-tuning steps took.
+accuracy before and after, and the seconds the fine-tuning steps took: wall-clock, and the CPU
+time of all threads together (on a machine shared with other work, the wall-clock time grows with
+the load; CPU seconds / 2 is what two free cores would take if both were kept busy).
 
     .venv/bin/python benchmarks/bench_finetune.py [--data-dir DIR] [--counts 5,10,20] [--seeds 1]
 
@@ -122,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     net, _ = load_model(base)
     mnist_before = accuracy(net, data.test.X, data.test.y)
     print(f"shipped model: MNIST test {100 * mnist_before:.2f}%")
-    print("| style | examples | style before | style after | MNIST test change | fine-tune s |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| style | examples | style before | style after | MNIST test change | fine-tune s | CPU s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for style in args.styles.split(","):
         digit, _ = STYLES[style]
         pool = data.train.X[data.train.y == digit]  # the MNIST digits the style is drawn on
@@ -131,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         held = draw_style(pool[:HELD_OUT], style, rng)  # (200, 784), never trained on
         before = accuracy(net, held, np.full(HELD_OUT, digit))
         for n in counts:
-            after, change, seconds = [], [], []
+            after, change, seconds, cpu = [], [], [], []
             for seed in range(args.seeds):
                 start = HELD_OUT + seed * max(counts)
                 person = draw_style(pool[start:start + n], style, np.random.default_rng(100 + seed))
@@ -147,8 +149,10 @@ def main(argv: list[str] | None = None) -> int:
                 after.append(accuracy(tuned, held, np.full(HELD_OUT, digit)))
                 change.append(report.after["mnist_test"] - report.before["mnist_test"])
                 seconds.append(report.seconds)
+                cpu.append(report.cpu_seconds)
             print(f"| {style} | {n} | {100 * before:.1f}% | {100 * statistics.mean(after):.1f}% "
-                  f"| {100 * statistics.mean(change):+.2f} | {statistics.median(seconds):.1f} |", flush=True)
+                  f"| {100 * statistics.mean(change):+.2f} | {statistics.median(seconds):.1f} "
+                  f"| {statistics.median(cpu):.1f} |", flush=True)
     return 0
 
 

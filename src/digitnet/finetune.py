@@ -129,7 +129,8 @@ class Report:
     skipped_not_a_digit: int
     before: dict[str, float | None]
     after: dict[str, float | None]
-    seconds: float
+    seconds: float  # wall-clock time of the fine-tuning steps
+    cpu_seconds: float  # CPU time of the process meanwhile, every thread's together
 
     def rows(self) -> list[tuple[str, str, str]]:
         """``(measure, before, after)`` for the held-out examples and the MNIST test set."""
@@ -164,11 +165,11 @@ def teach(base: str | Path, X: np.ndarray, y: np.ndarray, rehearsal: Split, test
     log(f"fine-tuning {Path(base).name} on {len(train)} examples, {len(held)} held aside, "
         f"{config.steps} steps of {config.own_batch} + {config.rehearsal_batch} MNIST images")
     before = {"held_out": accuracy(net, X[held], y[held]), "mnist_test": accuracy(net, test.X, test.y)}
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     finetune(net, X[train], y[train], rehearsal, config, on_step)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     after = {"held_out": accuracy(net, X[held], y[held]), "mnist_test": accuracy(net, test.X, test.y)}
-    report = Report(len(train), len(held), skipped, before, after, seconds)
+    report = Report(len(train), len(held), skipped, before, after, seconds, cpu_seconds)
     new_meta = {k: v for k, v in (base_meta or meta).items()
                 if k not in ("arrays", "architecture", "format", "format_version", "created", "digitnet_version")}
     new_meta.update(

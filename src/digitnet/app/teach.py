@@ -17,6 +17,7 @@ import datetime as _dt
 import hashlib
 import io
 import os
+import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +27,14 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from digitnet.app import views
+from digitnet.app import canvas, views
 from digitnet.examples import (DEFAULT_PROFILE, NOT_A_DIGIT, ExamplesError, ExampleStore, check_profile,
                                default_path, file_sha256, label_text)
 from digitnet.finetune import MIN_EXAMPLES, FinetuneConfig, TooFewExamples, teach
 
-CANVAS_SHAPE = (280, 280, 4)  # what streamlit-drawable-canvas hands the page (RGBA)
+CANVAS_SHAPE = (canvas.SIDE, canvas.SIDE, 4)  # what the drawing pad hands the page (RGBA)
+# What a database call may raise: shown in one line on the page (a locked or full disk included).
+_PROBLEMS = (ExamplesError, ValueError, OSError, sqlite3.Error)
 
 
 def _profile() -> str:
@@ -61,9 +64,9 @@ def _key(x: np.ndarray) -> str:
 
 
 # -- under each answer --------------------------------------------------------------------------
-def _save(x: np.ndarray, image: np.ndarray, label: int, answer: int, confidence: float, model: str) -> None:
+def _save(x: np.ndarray, image: np.ndarray, source: str, label: int, answer: int, confidence: float,
+          model: str) -> None:
     """The Right / Wrong buttons' callback: store the example, remember it for Undo."""
-    source = "canvas" if np.shape(image) == CANVAS_SHAPE else "upload"
     try:
         with _store() as store:
             st.session_state.teach_last = store.add(
@@ -71,7 +74,7 @@ def _save(x: np.ndarray, image: np.ndarray, label: int, answer: int, confidence:
         st.session_state.teach_saved = (_key(x), label)
         st.session_state.teach_refresh = True
         st.toast(f"Saved as {label_text(label)}")
-    except (ExamplesError, ValueError, OSError) as e:
+    except _PROBLEMS as e:
         st.session_state.teach_error = views.one_line(e)
 
 
@@ -84,8 +87,12 @@ def _sha256(path: str) -> str:
     return _sha256_cached(path, Path(path).stat().st_mtime)
 
 
-def feedback(x: np.ndarray, proba: np.ndarray, image: np.ndarray, model: Path) -> None:
-    """"Right" and "Wrong, it is: ..." for the answer ``proba (10,)`` to input ``x (784,)``."""
+def feedback(x: np.ndarray, proba: np.ndarray, image: np.ndarray, model: Path, source: str | None = None) -> None:
+    """"Right" and "Wrong, it is: ..." for the answer ``proba (10,)`` to input ``x (784,)``.
+
+    ``image`` is what was drawn or uploaded (stored as PNG); ``source`` is ``"canvas"`` or
+    ``"upload"``, by default ``"canvas"`` for an image of the drawing pad's shape.
+    """
     if st.session_state.pop("teach_refresh", False):
         st.rerun(scope="app")  # the page may call this from a fragment: the sidebar's count changed too
     answer, confidence = int(proba.argmax()), float(proba.max())
@@ -96,7 +103,7 @@ def feedback(x: np.ndarray, proba: np.ndarray, image: np.ndarray, model: Path) -
     if saved and saved[0] == _key(x):
         st.success(f"Saved as {label_text(saved[1])} in profile {_profile()!r}. Draw another, or undo it in the sidebar.")
         return
-    args = (x, image)
+    args = (x, image, source or ("canvas" if np.shape(image) == CANVAS_SHAPE else "upload"))
     st.button(f"Right, it is {answer}", key="teach_right", icon=":material/check:", on_click=_save,
               args=(*args, answer, answer, confidence, str(model)))
     st.caption("Wrong? It is:")
@@ -153,7 +160,7 @@ def _start(base: Path, models_dir: Path) -> None:
             raise TooFewExamples(f"profile {profile!r} has {int((y != NOT_A_DIGIT).sum())} digit examples; "
                                  f"teaching needs at least {MIN_EXAMPLES}")
         models_dir.mkdir(parents=True, exist_ok=True)
-    except (ExamplesError, ValueError, OSError) as e:
+    except _PROBLEMS as e:
         st.session_state.teach_job_error = views.one_line(e)
         return
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -189,7 +196,7 @@ def sidebar(model: Path, models_dir: Path) -> None:
     try:
         profile = check_profile(_profile())
         count = len(_saved(profile))
-    except (ExamplesError, ValueError, OSError) as e:
+    except _PROBLEMS as e:
         st.error(views.one_line(e))
         return
     st.caption(f"{count} example{'s' * (count != 1)} saved in profile {profile!r}")
@@ -221,12 +228,14 @@ def sidebar(model: Path, models_dir: Path) -> None:
 
 
 def _undo() -> None:
+    """Delete the example this session saved last, else the profile's newest."""
     try:
         with _store() as store:
-            gone = store.undo_last(_profile())
+            last = st.session_state.pop("teach_last", None)
+            gone = last if last is not None and store.delete([last], _profile()) else store.undo_last(_profile())
         st.session_state.teach_saved = None
         st.toast("Nothing to undo" if gone is None else f"Deleted example {gone}")
-    except (ExamplesError, ValueError, OSError) as e:
+    except _PROBLEMS as e:
         st.session_state.teach_job_error = views.one_line(e)
 
 
@@ -235,7 +244,7 @@ def examples_section() -> None:
     """The profile's examples, newest first, with thumbnails; select rows to delete them."""
     try:
         rows = _saved(check_profile(_profile()))[::-1]
-    except (ExamplesError, ValueError, OSError):
+    except _PROBLEMS:
         return  # the sidebar shows the problem
     with st.expander(f"My examples ({len(rows)})"):
         if not rows:
@@ -260,5 +269,5 @@ def _delete(ids: list[int]) -> None:
         with _store() as store:
             gone = store.delete(ids, _profile())
         st.toast(f"Deleted {gone} example{'s' * (gone != 1)}")
-    except (ExamplesError, ValueError, OSError) as e:
+    except _PROBLEMS as e:
         st.session_state.teach_job_error = views.one_line(e)
