@@ -50,7 +50,7 @@ def test_holdout_split():
 
 
 def test_too_few_examples_is_one_line():
-    with pytest.raises(TooFewExamples, match=f"'ann' has 4 digit examples; fine-tuning needs at least {MIN_EXAMPLES}"):
+    with pytest.raises(TooFewExamples, match=f"'ann' has 4 examples; fine-tuning needs at least {MIN_EXAMPLES}"):
         check_enough(4, "ann")
     check_enough(MIN_EXAMPLES, "ann")
 
@@ -79,12 +79,12 @@ def test_finetune_command_records_what_it_learnt_from(tmp_path, mnist_dir, zeros
     assert cli.main(argv) == 0
     captured = capsys.readouterr()
     assert "held-out examples (3)" in captured.out and "MNIST test set" in captured.out
-    assert "skipping 1 'not a digit' example" in captured.out
     net, meta = load_model(out)
     info = meta["finetune"]
     assert info["base_model"] == str(default_model_path()) and info["base_sha256"] == file_sha256(default_model_path())
-    assert info["examples"]["count"] == 12 and info["examples"]["held_out"] == 3
-    assert info["examples"]["sha256"] == digest(zeros[:12], np.zeros(12, np.int64))
+    assert info["examples"]["count"] == 13 and info["examples"]["held_out"] == 3
+    assert info["examples"]["not_a_digit"] == 1
+    assert info["examples"]["sha256"] == digest(zeros[:13], np.array([0] * 12 + [NOT_A_DIGIT]))
     assert info["command"].startswith("digitnet finetune --profile ann")
     assert meta["test_accuracy"] == info["after"]["mnist_test"] > 0.98
     assert net.predict(zeros[20:30]).shape == (10,)
@@ -96,5 +96,5 @@ def test_finetune_command_refuses_too_few_examples(tmp_path, zeros, capsys):
         store.add_many(zeros[:3], [0] * 3, "ann", "canvas")
     assert cli.main(["finetune", "--profile", "ann", "--db", str(db), "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "'ann' has 3 digit examples" in err
+    assert err.count("\n") == 1 and "'ann' has 3 examples" in err
     assert not out.exists()

@@ -12,8 +12,9 @@ Part of the examples (``holdout``) is kept aside and never trained on; accuracy 
 the MNIST test set, is measured before and after, so the person sees what was learnt and what
 it cost. Batch normalisation learns with the mixed batches' statistics, as in training.
 
-Examples labelled "not a digit" (``examples.NOT_A_DIGIT``) are kept in the database but not
-trained on: the ten-way softmax has no class for them, and ``data.one_hot`` takes digits only.
+Examples labelled "not a digit" (``examples.NOT_A_DIGIT``, 10) are trained towards the uniform
+row that ``data.one_hot`` gives label 10 (outlier exposure, see ``digitnet.outliers``), and count
+as read right when the model's reject option (``digitnet.reject``) answers "not a digit".
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import fast
+from . import fast, reject
 from .data import Split, one_hot
 from .examples import NOT_A_DIGIT, digest, file_sha256
 from .nn.network import Network
@@ -64,12 +65,12 @@ class FinetuneConfig:
         make_optimizer("adam", self.lr)  # validates the learning rate
 
 
-def check_enough(n_digits: int, profile: str) -> None:
-    """Refuse, in one line, a profile with fewer than ``MIN_EXAMPLES`` digit examples."""
-    if n_digits < MIN_EXAMPLES:
+def check_enough(n: int, profile: str) -> None:
+    """Refuse, in one line, a profile with fewer than ``MIN_EXAMPLES`` examples."""
+    if n < MIN_EXAMPLES:
         raise TooFewExamples(
-            f"profile {profile!r} has {n_digits} digit example{'s' * (n_digits != 1)}; fine-tuning needs at "
-            f"least {MIN_EXAMPLES} (add some with 'digitnet examples add' or the app's Right / Wrong buttons)")
+            f"profile {profile!r} has {n} example{'s' * (n != 1)}; fine-tuning needs at least {MIN_EXAMPLES} "
+            "(add some with 'digitnet examples add' or the app's Right / Wrong buttons)")
 
 
 def split_holdout(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +83,7 @@ def split_holdout(n: int, fraction: float, rng: np.random.Generator) -> tuple[np
 
 def finetune(net: Network, X: np.ndarray, y: np.ndarray, rehearsal: Split, config: FinetuneConfig,
              on_step: Callable[[int, int, float], None] | None = None) -> list[float]:
-    """Fine-tune ``net`` in place on examples ``X (n, 784)``, labels ``y (n,)`` in 0..9, mixed with
+    """Fine-tune ``net`` in place on examples ``X (n, 784)``, labels ``y (n,)`` in 0..10, mixed with
     ``rehearsal`` (MNIST training images); returns each step's mean cost.
 
     ``on_step(step, steps, cost)`` is called after every step (1-based). A cost that is not finite
@@ -112,12 +113,22 @@ def finetune(net: Network, X: np.ndarray, y: np.ndarray, rehearsal: Split, confi
     return costs
 
 
-def accuracy(net: Network, X: np.ndarray, y: np.ndarray) -> float | None:
-    """The fraction of rows read as their label (None for no rows)."""
+def accuracy(net: Network, X: np.ndarray, y: np.ndarray, meta: dict[str, Any] | None = None) -> float | None:
+    """The fraction of rows read as their label (None for no rows).
+
+    With a model's ``meta``, rows are read as the app reads them (``reject.classify``): a digit the
+    model is unsure of counts as ``NOT_A_DIGIT``, so "not a digit" examples can be right too.
+    Without, the top class is the answer (the MNIST test accuracy of every model file).
+    """
     if len(X) == 0:
         return None
+    X = X.reshape(len(X), *net.input_shape)  # (n, 784) or (n, 28, 28, 1)
     with fast.kernels(net):
-        return float(np.mean(net.predict(X.reshape(len(X), *net.input_shape)) == y))
+        if meta is None:
+            return float(np.mean(net.predict(X) == y))
+        digits, _, _ = reject.classify(net, meta, X)
+    read = np.array([NOT_A_DIGIT if d is None else d for d in digits])  # (n,)
+    return float(np.mean(read == y))
 
 
 @dataclass
@@ -126,7 +137,6 @@ class Report:
 
     trained_on: int
     held_out: int
-    skipped_not_a_digit: int
     before: dict[str, float | None]
     after: dict[str, float | None]
     seconds: float  # wall-clock time of the fine-tuning steps
@@ -146,38 +156,33 @@ class Report:
 
 def teach(base: str | Path, X: np.ndarray, y: np.ndarray, rehearsal: Split, test: Split, output: str | Path,
           config: FinetuneConfig | None = None, command: str = "", profile: str = "",
-          base_meta: dict[str, Any] | None = None, on_step: Callable[[int, int, float], None] | None = None,
-          log: Callable[[str], None] = print) -> Report:
+          on_step: Callable[[int, int, float], None] | None = None, log: Callable[[str], None] = print) -> Report:
     """Fine-tune the model file ``base`` on a profile's examples and save the result at ``output``.
 
-    ``X (n, 784)``, ``y (n,)`` are all the profile's examples (``NOT_A_DIGIT`` ones are skipped);
+    ``X (n, 784)``, ``y (n,)`` are all the profile's examples (labels 0-9 and ``NOT_A_DIGIT``);
     ``rehearsal`` is MNIST's training set and ``test`` its test set. Raises ``TooFewExamples``.
+    The new model keeps the base model's metadata (its reject settings too) and adds ``finetune``.
     """
     config = config or FinetuneConfig()
-    digits = y != NOT_A_DIGIT  # (n,)
-    skipped = int((~digits).sum())
-    X, y = X[digits], y[digits]
     check_enough(len(X), profile)
     net, meta = load_model(base)
     train, held = split_holdout(len(X), config.holdout, np.random.default_rng(config.seed))
-    if skipped:
-        log(f"skipping {skipped} 'not a digit' example{'s' * (skipped != 1)}: the network has no class for them")
     log(f"fine-tuning {Path(base).name} on {len(train)} examples, {len(held)} held aside, "
         f"{config.steps} steps of {config.own_batch} + {config.rehearsal_batch} MNIST images")
-    before = {"held_out": accuracy(net, X[held], y[held]), "mnist_test": accuracy(net, test.X, test.y)}
+    before = {"held_out": accuracy(net, X[held], y[held], meta), "mnist_test": accuracy(net, test.X, test.y)}
     start, cpu_start = time.perf_counter(), time.process_time()
     finetune(net, X[train], y[train], rehearsal, config, on_step)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    after = {"held_out": accuracy(net, X[held], y[held]), "mnist_test": accuracy(net, test.X, test.y)}
-    report = Report(len(train), len(held), skipped, before, after, seconds, cpu_seconds)
-    new_meta = {k: v for k, v in (base_meta or meta).items()
+    after = {"held_out": accuracy(net, X[held], y[held], meta), "mnist_test": accuracy(net, test.X, test.y)}
+    report = Report(len(train), len(held), before, after, seconds, cpu_seconds)
+    new_meta = {k: v for k, v in meta.items()
                 if k not in ("arrays", "architecture", "format", "format_version", "created", "digitnet_version")}
     new_meta.update(
         test_accuracy=after["mnist_test"],
         finetune={
             "base_model": str(base), "base_sha256": file_sha256(base), "profile": profile,
             "examples": {"count": int(len(X)), "sha256": digest(X, y), "trained_on": len(train),
-                         "held_out": len(held), "skipped_not_a_digit": skipped},
+                         "held_out": len(held), "not_a_digit": int((y == NOT_A_DIGIT).sum())},
             "command": command, "config": dataclasses.asdict(config), "seconds": round(seconds, 2),
             "before": before, "after": after,
         },
@@ -215,7 +220,7 @@ def cmd_finetune(args, argv) -> int:
     config = FinetuneConfig(steps=args.steps, lr=args.lr, seed=args.seed)
     with ExampleStore(args.db) as store:
         X, y, _ = store.arrays(args.profile)
-    check_enough(int((y != NOT_A_DIGIT).sum()), args.profile)  # before loading 60,000 images
+    check_enough(len(y), args.profile)  # before loading 60,000 images
     data = load_dataset("mnist", args.data_dir, validation=0, progress=False)
 
     def progress(step: int, steps: int, cost: float) -> None:

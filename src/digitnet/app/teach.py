@@ -30,7 +30,7 @@ from PIL import Image
 from digitnet.app import canvas, views
 from digitnet.examples import (DEFAULT_PROFILE, NOT_A_DIGIT, ExamplesError, ExampleStore, check_profile,
                                default_path, file_sha256, label_text)
-from digitnet.finetune import MIN_EXAMPLES, FinetuneConfig, TooFewExamples, teach
+from digitnet.finetune import MIN_EXAMPLES, FinetuneConfig, check_enough, teach
 
 CANVAS_SHAPE = (canvas.SIDE, canvas.SIDE, 4)  # what the drawing pad hands the page (RGBA)
 # What a database call may raise: shown in one line on the page (a locked or full disk included).
@@ -156,9 +156,7 @@ def _start(base: Path, models_dir: Path) -> None:
     try:
         with _store() as store:
             X, y, _ = store.arrays(profile)
-        if (y != NOT_A_DIGIT).sum() < MIN_EXAMPLES:
-            raise TooFewExamples(f"profile {profile!r} has {int((y != NOT_A_DIGIT).sum())} digit examples; "
-                                 f"teaching needs at least {MIN_EXAMPLES}")
+        check_enough(len(y), profile)
         models_dir.mkdir(parents=True, exist_ok=True)
     except _PROBLEMS as e:
         st.session_state.teach_job_error = views.one_line(e)
