@@ -508,7 +508,7 @@ def _read_csv(path: Path) -> Imported:
 # -- the command line: digitnet examples add | list | delete | export | import ------------------
 def add_arguments(parser) -> None:
     """``--profile`` and ``--db``, which every examples command and ``finetune`` take."""
-    parser.add_argument("--profile", default=DEFAULT_PROFILE, help=f"whose examples (default {DEFAULT_PROFILE})")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, help=f"whose examples (default: {DEFAULT_PROFILE!r})")
     parser.add_argument("--db", type=Path, default=None,
                         help="examples database (default $DIGITNET_DB, else "
                              "$XDG_DATA_HOME/digitnet/examples.sqlite, ~/.local/share if unset)")
