@@ -157,18 +157,20 @@ def fit(
                 if data.validation is not None:
                     record["val_accuracy"] = net.evaluate(data.validation.X, data.validation.y)
                 record["seconds"] = time.perf_counter() - start
-                state.history.append(record)
-                state.epoch = epoch + 1
-                last_good = _copy_weights(net)
-                acc = record.get("val_accuracy", -record["train_cost"])
-                if acc > state.best_accuracy:
-                    state.best_accuracy, state.best_epoch = acc, epoch + 1
-                    if config.early_stopping:
-                        state.best_weights = last_good
-                log(format_epoch(record, config.epochs))
-                state.stopped_early = _patience_spent(config, state.epoch, state.best_epoch)
-                if checkpoint is not None:
-                    save_checkpoint(checkpoint, net, optimizer, config, state, metadata)
+                # The epoch's record, weights and checkpoint change together: an interrupt waits.
+                with deferred_signals():
+                    state.history.append(record)
+                    state.epoch = epoch + 1
+                    last_good = _copy_weights(net)
+                    acc = record.get("val_accuracy", -record["train_cost"])
+                    if acc > state.best_accuracy:
+                        state.best_accuracy, state.best_epoch = acc, epoch + 1
+                        if config.early_stopping:
+                            state.best_weights = last_good
+                    log(format_epoch(record, config.epochs))
+                    state.stopped_early = _patience_spent(config, state.epoch, state.best_epoch)
+                    if checkpoint is not None:
+                        save_checkpoint(checkpoint, net, optimizer, config, state, metadata)
                 if state.stopped_early:
                     log(f"early stopping: no better validation accuracy for {config.early_stopping} epochs")
                     break
