@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from digitnet.data import load_dataset
-from digitnet.examples import ExampleStore
+from digitnet.examples import ExampleStore, read_export
 from digitnet.models import default_model_path
 from digitnet.persistence import load_model
 
@@ -122,11 +122,18 @@ def _draw(page, strokes) -> None:
             page.mouse.move(box["x"] + x, box["y"] + y, steps=2)
         page.mouse.up()
         page.wait_for_timeout(300)
-    page.wait_for_timeout(2000)  # the rerun for the last stroke: a click during it would be lost
+    page.wait_for_timeout(1000)  # the pen-up starts the rerun for the last stroke
+    _idle(page)
+
+
+def _idle(page) -> None:
+    """Wait until no script run is in progress (a click during a rerun may be lost)."""
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=60_000)
 
 
 def _save_as_zero(page) -> None:
     """One click: "Right" when the network read a 0, else the "0" of "Wrong, it is"."""
+    _idle(page)
     right = page.get_by_role("button", name="Right, it is 0")
     (right if right.count() else page.get_by_role("button", name="0", exact=True)).click()
     page.get_by_text("Saved as 0 in profile 'default'").wait_for()
@@ -176,6 +183,10 @@ def _teach_in_the_browser(page, db: Path, models: Path) -> None:
     page.get_by_text("My examples (10)").click()
     page.get_by_role("button", name="Delete 0 selected").wait_for()
     page.screenshot(path=str(SHOTS / "digitnet-teach-examples.png"), full_page=True)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download them all (npz)").click()
+    exported = read_export(download.value.path(), "npz")
+    assert exported.y.tolist() == [0] * 10 and exported.drawings[-1].startswith(b"\x89PNG")
     table = page.locator(".st-key-teach_table")
     table.scroll_into_view_if_needed()
     page.wait_for_timeout(500)

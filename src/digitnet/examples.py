@@ -368,7 +368,7 @@ def export_examples(examples: list[Example], path: str | os.PathLike, fmt: str) 
     X = np.stack([e.x for e in examples]) if examples else np.zeros((0, PIXELS), np.float32)  # (n, 784)
     y = np.array([e.label for e in examples], dtype=np.int64)  # (n,)
     if fmt == "npz":
-        write_atomic(paths[0], _npz_bytes(examples, X, y))
+        write_atomic(paths[0], npz_bytes(examples))
     elif fmt == "idx":
         n = len(examples)
         pixels = np.round(X * 255).astype(np.uint8).reshape(n, 28, 28)  # (n, 28, 28)
@@ -382,11 +382,15 @@ def export_examples(examples: list[Example], path: str | os.PathLike, fmt: str) 
     return paths
 
 
-def _npz_bytes(examples: list[Example], X: np.ndarray, y: np.ndarray) -> bytes:
+def npz_bytes(examples: list[Example]) -> bytes:
+    """The npz export of ``examples`` as bytes: inputs, labels, drawings (one byte string with
+    offsets), answers (-1: none), confidences (NaN: none), times, sources, model digests."""
+    X = np.stack([e.x for e in examples]) if examples else np.zeros((0, PIXELS), np.float32)  # (n, 784)
+    y = np.array([e.label for e in examples], dtype=np.int64)  # (n,)
     drawings = [e.drawing or b"" for e in examples]
     offsets = np.cumsum([0] + [len(d) for d in drawings]).astype(np.int64)  # (n + 1,)
     arrays = {
-        "X": X.astype(np.float32), "y": y,
+        "X": X, "y": y,
         "created": np.array([e.created for e in examples], dtype="U40"),
         "source": np.array([e.source for e in examples], dtype="U16"),
         "answer": np.array([-1 if e.answer is None else e.answer for e in examples], dtype=np.int64),

@@ -29,7 +29,7 @@ from PIL import Image
 
 from digitnet.app import canvas, views
 from digitnet.examples import (DEFAULT_PROFILE, NOT_A_DIGIT, ExamplesError, ExampleStore, check_profile,
-                               default_path, file_sha256, label_text)
+                               default_path, file_sha256, label_text, npz_bytes)
 from digitnet.finetune import MIN_EXAMPLES, FinetuneConfig, check_enough, teach
 
 CANVAS_SHAPE = (canvas.SIDE, canvas.SIDE, 4)  # what the drawing pad hands the page (RGBA)
@@ -258,8 +258,12 @@ def examples_section() -> None:
                               key="teach_table", column_config={"image": st.column_config.ImageColumn("image")})
         chosen = [int(table["id"][i]) for i in getattr(getattr(picked, "selection", None), "rows", None) or []
                   if i < len(table)]
-        st.button(f"Delete {len(chosen)} selected", key="teach_delete", icon=":material/delete:",
-                  disabled=not chosen, on_click=_delete, args=(chosen,))
+        left, right = st.columns(2)
+        left.button(f"Delete {len(chosen)} selected", key="teach_delete", icon=":material/delete:",
+                    disabled=not chosen, on_click=_delete, args=(chosen,))
+        right.download_button("Download them all (npz)", npz_bytes(rows[::-1]), icon=":material/download:",
+                              file_name=f"{_profile()}-examples.npz", mime="application/octet-stream",
+                              help="Every example with its drawing; 'digitnet examples import' reads it back")
 
 
 def _delete(ids: list[int]) -> None:
