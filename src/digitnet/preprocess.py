@@ -26,6 +26,7 @@ from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
+from scipy import ndimage
 
 from .strokes import INK, render, skeleton, stroke_width
 
@@ -36,6 +37,7 @@ __all__ = [
     "load_image",
     "to_grayscale",
     "normalise_polarity",
+    "flatten_background",
     "check_ink",
     "crop_to_ink",
     "fit_20",
@@ -60,6 +62,14 @@ CENTRE = (14, 14)
 
 NOISE_SIGMAS = 3.0
 """Paper up to this many standard deviations brighter than its median is background, not ink."""
+UNEVEN_PAPER = 0.08
+"""A border whose brightness quartiles differ by more than this is unevenly lit paper (a photo's
+vignette, a shadow, a gradient): its background is estimated locally. Quartiles, so that ink
+touching the border (less than a quarter of it) does not count as uneven light."""
+BACKGROUND_SIDE = 128
+"""Side, in pixels, of the shrunk image on which an uneven background is estimated."""
+SURFACE_ROUNDS = 4
+"""Least-squares fits of the paper's surface, each without the ink the one before found."""
 INK_LEVEL = 0.1
 """Intensity (0..1, after polarity) above which a pixel counts as ink rather than faint noise."""
 MIN_INK_PIXELS = 5
@@ -171,7 +181,9 @@ def _light_ink(lum: np.ndarray, alpha: np.ndarray) -> bool:
 def normalise_polarity(gray: np.ndarray) -> np.ndarray:
     """Make the ink bright on a black background, as in MNIST, and return the result.
 
-    The outer frame of pixels is taken to be background (a digit rarely fills the border). If
+    Paper lit unevenly (a border whose quartiles differ by more than ``UNEVEN_PAPER``: a photo's
+    dark corners, a shadow) goes to :func:`flatten_background`. Otherwise the outer frame of
+    pixels is taken to be background (a digit rarely fills the border). If
     the border's median is brighter than the middle of the image's range, the paper is light
     and the ink dark, so the image is inverted. Then everything up to the paper's level plus
     ``NOISE_SIGMAS`` times its noise (the border's median, and its robust standard deviation
@@ -180,6 +192,8 @@ def normalise_polarity(gray: np.ndarray) -> np.ndarray:
     has a flat border, so for it this is only the inversion, if any.
     """
     border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
+    if float(np.percentile(border, 75) - np.percentile(border, 25)) > UNEVEN_PAPER:
+        return flatten_background(gray)
     lo, hi = float(gray.min()), float(gray.max())
     if np.median(border) > (lo + hi) / 2:
         gray = 1.0 - gray
@@ -190,6 +204,73 @@ def normalise_polarity(gray: np.ndarray) -> np.ndarray:
     if floor >= 1.0:
         return np.zeros_like(gray)
     return np.clip((gray - floor) / (1.0 - floor), 0.0, 1.0, dtype=gray.dtype)
+
+
+def flatten_background(gray: np.ndarray) -> np.ndarray:
+    """Ink bright on 0 from a photo of unevenly lit paper, with the paper estimated everywhere.
+
+    The paper's brightness is read from the image itself, not from its border alone: on the
+    image shrunk to at most ``BACKGROUND_SIDE`` pixels a side (block means), a smooth surface (a
+    cubic in x and y: a vignette, a gradient, both) is fitted to the pixels by least squares,
+    then fitted again without the pixels it leaves far on the ink's side, until only paper is
+    left. The first fit, to every pixel, splits them by their residuals (Otsu's threshold) into
+    two groups: the smaller is the ink, which says whether the paper is light or dark. Ink is then
+    the darkening relative to the local paper, ``1 - gray / paper`` (light falls on paper and ink alike, so the ratio does not depend on the
+    light; the image is blurred a little first so that the grain of dark corners is not
+    magnified), or for dark paper the brightening over it. The paper's noise is removed as in
+    :func:`normalise_polarity`, from the flattened border.
+    """
+    h, w = gray.shape
+    step = max(1, math.ceil(max(h, w) / BACKGROUND_SIDE))
+    hs, ws = max(1, h // step), max(1, w // step)
+    small = gray[: hs * step, : ws * step].reshape(hs, step, ws, step).mean(axis=(1, 3))  # (hs, ws)
+    A = _surface_terms(hs * step, ws * step, max(h, w), step)  # (hs * ws, 10)
+    values = small.reshape(-1).astype(np.float64)  # (hs * ws,)
+    residual = values - A @ np.linalg.lstsq(A, values, rcond=None)[0]  # (hs * ws,): a first fit to all
+    dark = residual < _otsu(residual)  # (hs * ws,): the two kinds of pixel, paper and ink
+    light_paper = bool(dark.sum() < dark.size / 2)  # the fewer pixels are the ink
+    keep = ~dark if light_paper else dark
+    for _ in range(SURFACE_ROUNDS):
+        coef = np.linalg.lstsq(A[keep], values[keep], rcond=None)[0]  # (10,)
+        residual = values - A @ coef  # (hs * ws,)
+        sigma = 1.4826 * float(np.median(np.abs(residual[keep])))
+        keep = residual > -2.5 * sigma if light_paper else residual < 2.5 * sigma
+    paper_small = (A @ coef).reshape(hs, ws).astype(np.float32)  # (hs, ws)
+    paper = np.asarray(Image.fromarray(paper_small, mode="F")
+                       .resize((w, h), Image.Resampling.BILINEAR))  # (hs, ws) -> (h, w)
+    smooth = ndimage.gaussian_filter(gray, sigma=max(1.0, step / 2), mode="nearest")  # (h, w): less grain
+    if light_paper:
+        ink = 1.0 - smooth / np.maximum(paper, 1e-3)
+    else:
+        ink = (smooth - paper) / np.maximum(1.0 - paper, 1e-3)
+    ink = np.clip(ink, 0.0, 1.0).astype(gray.dtype)  # (h, w)
+    border = np.concatenate([ink[0], ink[-1], ink[1:-1, 0], ink[1:-1, -1]])
+    background = float(np.median(border))
+    floor = background + NOISE_SIGMAS * 1.4826 * float(np.median(np.abs(border - background)))
+    if floor >= 1.0:
+        return np.zeros_like(gray)
+    return np.clip((ink - floor) / (1.0 - floor), 0.0, 1.0, dtype=gray.dtype)
+
+
+def _otsu(values: np.ndarray, bins: int = 256) -> float:
+    """The threshold that splits ``values`` into two groups with the largest variance between
+    them (Otsu 1979), from a histogram of ``bins`` bins."""
+    counts, edges = np.histogram(values, bins=bins)
+    centres = (edges[:-1] + edges[1:]) / 2  # (bins,)
+    w0 = np.cumsum(counts)[:-1]  # (bins - 1,): pixels at or below each cut
+    w1 = counts.sum() - w0
+    m0 = np.cumsum(counts * centres)[:-1] / np.maximum(w0, 1)
+    m1 = ((counts * centres).sum() - np.cumsum(counts * centres)[:-1]) / np.maximum(w1, 1)
+    return float(edges[1:-1][np.argmax(w0 * w1 * (m0 - m1) ** 2)])
+
+
+def _surface_terms(h: int, w: int, side: int, step: int) -> np.ndarray:
+    """The ten monomials ``x**i * y**j`` (``i + j <= 3``) at the centres of ``step``-pixel blocks of
+    an ``h`` x ``w`` image, coordinates scaled by ``side`` to [-0.5, 0.5]: ``(h * w / step**2, 10)``."""
+    y = (np.arange(h // step) * step + (step - 1) / 2) / side - 0.5  # (rows,)
+    x = (np.arange(w // step) * step + (step - 1) / 2) / side - 0.5  # (cols,)
+    Y, X = np.meshgrid(y, x, indexing="ij")  # (rows, cols) each
+    return np.stack([X.ravel() ** i * Y.ravel() ** j for i in range(4) for j in range(4 - i)], axis=1)
 
 
 def check_ink(gray: np.ndarray) -> None:
