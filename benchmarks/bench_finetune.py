@@ -62,7 +62,8 @@ def slash(img: np.ndarray, rng: np.random.Generator):
     h, w = bottom - top, right - left
     cy, cx = (top + bottom) / 2, (left + right) / 2
     over = 0.5 + rng.uniform(0.05, 0.2)
-    return (cy + over * h, cx - over * w * rng.uniform(0.6, 1.0)), (cy - over * h, cx + over * w * rng.uniform(0.6, 1.0))
+    lean = w * rng.uniform(0.6, 1.0, 2)  # (2,) how far left and right of the centre each end goes
+    return (cy + over * h, cx - over * lean[0]), (cy - over * h, cx + over * lean[1])
 
 
 def crossbar(img: np.ndarray, rng: np.random.Generator):
@@ -117,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--counts", default="5,10,20", help="examples the person saves (default 5,10,20)")
     p.add_argument("--seeds", type=int, default=1, help="simulated people per style and count")
     p.add_argument("--styles", default=",".join(STYLES))
+    p.add_argument("--no-rehearsal", action="store_true",
+                   help="batches of 64 of the person's examples and no MNIST images (what rehearsal saves)")
     args = p.parse_args(argv)
+    mix = {"own_batch": 64, "rehearsal_batch": 0} if args.no_rehearsal else {}
     counts = [int(c) for c in args.counts.split(",")]
     data = load_dataset("mnist", args.data_dir, validation=0, progress=False)
     base = default_model_path()
@@ -143,8 +147,9 @@ def main(argv: list[str] | None = None) -> int:
                             store.add(x, digit, "person", "canvas")
                         X, y, _ = store.arrays("person")
                     out = Path(tmp) / "mine.npz"
-                    report = teach(base, X, y, data.train, data.test, out, FinetuneConfig(holdout=0, seed=seed),
-                                   profile="person", log=lambda line: None)
+                    config = FinetuneConfig(holdout=0, seed=seed, **mix)
+                    report = teach(base, X, y, data.train, data.test, out, config, profile="person",
+                                   log=lambda line: None)
                     tuned, _ = load_model(out)
                 after.append(accuracy(tuned, held, np.full(HELD_OUT, digit)))
                 change.append(report.after["mnist_test"] - report.before["mnist_test"])

@@ -13,7 +13,7 @@ Safety, which is the point of a database here:
 
 * WAL journal, ``synchronous=FULL``: every write is one transaction, committed to disk before
   ``add`` returns; a process killed at any moment loses nothing that was committed, and several
-  app sessions may write at once (a writer waits up to ``BUSY_MS`` for another).
+  browser tabs of the app may write at once (a writer waits up to ``BUSY_MS`` for another).
 * The file is recognised by ``PRAGMA application_id`` before anything is written to it. A file
   that is not SQLite, a damaged one, or some other program's database is reported in one line
   (``ExamplesError``) and left exactly as it was.

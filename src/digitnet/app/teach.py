@@ -7,7 +7,7 @@ bar and then offers the new model in the picker, with "Go back" to the one befor
 ``examples_section`` (the profile's examples as a table with thumbnails, to delete).
 
 Every database call opens its own short connection (``ExampleStore``): Streamlit runs each
-session in its own thread, and SQLite's WAL lets them all write safely. A damaged or foreign
+browser tab in its own thread, and SQLite's WAL lets them all write safely. A damaged or foreign
 database is shown in one line and never touched.
 """
 
@@ -101,7 +101,8 @@ def feedback(x: np.ndarray, proba: np.ndarray, image: np.ndarray, model: Path, s
         st.error(f"Not saved: {error}")
     saved = st.session_state.get("teach_saved")
     if saved and saved[0] == _key(x):
-        st.success(f"Saved as {label_text(saved[1])} in profile {_profile()!r}. Draw another, or undo it in the sidebar.")
+        st.success(f"Saved as {label_text(saved[1])} in profile {_profile()!r}. "
+                   "Draw another, or undo it in the sidebar.")
         return
     args = (x, image, source or ("canvas" if np.shape(image) == CANVAS_SHAPE else "upload"))
     st.button(f"Right, it is {answer}", key="teach_right", icon=":material/check:", on_click=_save,
@@ -226,7 +227,7 @@ def sidebar(model: Path, models_dir: Path) -> None:
 
 
 def _undo() -> None:
-    """Delete the example this session saved last, else the profile's newest."""
+    """Delete the example this browser tab saved last, else the profile's newest."""
     try:
         with _store() as store:
             last = st.session_state.pop("teach_last", None)
