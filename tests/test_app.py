@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("streamlit")  # the app extra; CI installs it
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from digitnet.app import views  # noqa: E402
+from digitnet.app import inside, views  # noqa: E402
 from digitnet.models import default_model_path  # noqa: E402
 from digitnet.nn.layers import ActivationLayer, BatchNorm, Conv2D, Dense, Flatten, Reshape  # noqa: E402
 from digitnet.nn.network import Network  # noqa: E402
@@ -141,20 +141,31 @@ def test_saliency_is_the_gradient_of_the_class_score():
 
 
 def test_pictures_have_the_promised_shapes():
-    net = Network([784, 20, 10], activation="relu", output="softmax", cost="cross-entropy", seed=0)
+    net = Network([784, 40, 20, 10], activation="relu", output="softmax", cost="cross-entropy", seed=0)
     x = np.random.default_rng(1).random(784).astype(np.float32)
     assert views.to_grey_image(x, 6).shape == (168, 168)
     assert views.saliency_image(x, np.linspace(-1, 1, 784), 6).shape == (168, 168, 3)
-    (title, image, caption), = views.activation_views(net, net.trace(x[None]))
-    assert title == "Hidden layer 1 (relu)" and image.ndim == 3 and "20 units" in caption
+    (diagram,) = inside.inside_views(net, x, net.trace(x[None]))
+    assert diagram.title == "The neurons, layer by layer" and diagram.image.ndim == 3
+    assert f"the {inside.MAX_UNITS} most active of 40 units" in diagram.caption  # a wide layer is cut, and says so
     weights, caption = views.first_layer_weights(net)
-    assert weights.dtype == np.uint8 and "20 of 20 units" in caption
+    assert weights.dtype == np.uint8 and "40 of 40 units" in caption
     # Batch norm with its ReLU inside counts as a hidden layer too, a ReLU-less one does not.
     bn = Network([Reshape((28, 28, 1)), Conv2D(3, 3, bias=False), BatchNorm(relu=True), Conv2D(2, 3),
                   BatchNorm(), Flatten(), Dense(10), ActivationLayer("softmax")], cost="cross-entropy")
-    (title, image, caption), = views.activation_views(bn, bn.trace(x[None]))
-    assert title == "Hidden layer 1 (relu)" and "3 feature maps of 26 x 26" in caption
+    maps, output = inside.inside_views(bn, x, bn.trace(x[None]))
+    assert maps.title == "Layer 1: convolution (relu)" and "3 feature maps of 26 x 26" in maps.caption
+    assert maps.image.shape[1] == 3 * (inside.MAP_PX + 2) + 2  # every map one size, 26 x 26 drawn 56 wide
+    assert output.title == "Output layer" and "the answer" in output.caption
     assert views.tile(np.zeros((5, 3, 3), np.uint8), cols=2).shape == (3 * 4 + 1, 2 * 4 + 1)
+
+
+def test_model_summary_in_plain_words():
+    dense = Network([784, 30, 10], activation="sigmoid", output="softmax", cost="cross-entropy", seed=0)
+    assert views.summary(dense, {"test_accuracy": 0.9512, "dataset": {"name": "mnist"}}) == \
+        "A fully connected network: 2 dense layers; 95.12% right on mnist's test set."
+    net, meta = load_model(default_model_path())
+    assert views.summary(net, meta).startswith("A convolutional network: 4 convolution layers and 2 dense layers; ")
 
 
 def test_colour_maps():

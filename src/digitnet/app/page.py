@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitnet.app import canvas, teach, views
+from digitnet.app import canvas, inside, teach, views
 from digitnet.data import DataError, Split, evaluation_dataset, load_dataset
 from digitnet.models import default_model_path
 from digitnet.nn.network import Network, confusion_matrix
@@ -196,9 +196,9 @@ def _inside(net: Network, lock: threading.Lock, x: np.ndarray | None) -> None:
         st.info("Draw a digit to see how each layer of the network responds to it.")
         return
     outputs = _trace(net, lock, x)
-    for title, image, caption in views.inside_views(net, outputs):
-        st.markdown(f"**{title}**")
-        st.image(image, caption=caption, alt=title)
+    for picture in inside.inside_views(net, x, outputs):
+        st.markdown(f"**{picture.title}**")
+        st.image(picture.image, caption=picture.caption, alt=picture.title)
 
 
 def _explorer(net: Network, lock: threading.Lock, meta: dict[str, Any], path: Path, mtime: float,

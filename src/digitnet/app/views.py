@@ -132,36 +132,6 @@ def _grid_side(n: int) -> tuple[int, int]:
     return math.ceil(n / cols), cols
 
 
-def activation_views(net: Network, outputs: list[np.ndarray]) -> list[tuple[str, np.ndarray, str]]:
-    """``(title, image, caption)`` for each hidden layer that ends with an activation (an
-    ``ActivationLayer``, or batch norm with its ReLU inside), for one sample.
-
-    ``outputs`` is ``net.trace(x[None])``. A dense layer's units become a near-square heat grid
-    (brightest = most active), a convolutional layer's channels a row of feature maps.
-    """
-    views = []
-    hidden = [i for i, layer in enumerate(net.layers[:-1]) if layer.nonlinearity]
-    for n, i in enumerate(hidden, 1):
-        a = outputs[i][0]
-        peak = float(a.max()) if a.size and a.max() > 0 else 1.0
-        active = int(np.count_nonzero(a > 0.05 * peak))
-        name = net.layers[i].nonlinearity
-        if a.ndim == 1:
-            rows, cols = _grid_side(a.size)
-            grid = np.zeros(rows * cols)
-            grid[:a.size] = a / peak
-            image = upscale(heat(grid.reshape(rows, cols)), max(4, 256 // cols))
-            caption = f"{a.size} units, {active} clearly active; one square per unit, brightest = {peak:.3g}"
-        elif a.ndim == 3:
-            maps = np.moveaxis(a, -1, 0)  # (H, W, C) -> (C, H, W): layers are channels-last
-            image = upscale(tile(heat(maps / peak), cols=min(8, len(maps)), pad=1), 3)
-            caption = f"{len(maps)} feature maps of {maps.shape[1]} x {maps.shape[2]}"
-        else:
-            continue
-        views.append((f"Hidden layer {n} ({name})", image, caption))
-    return views
-
-
 def first_layer_weights(net: Network, limit: int = 256) -> tuple[np.ndarray, str] | None:
     """The first layer's weights as pictures: for a dense layer on 784 inputs, each unit's 784
     incoming weights as a 28 x 28 image (what the unit looks for); for a convolution, its kernels.
@@ -284,8 +254,3 @@ def preview(image: np.ndarray, side: int = 400) -> np.ndarray:
     img = Image.fromarray(a)
     img.thumbnail((side, side))
     return np.asarray(img)
-
-
-def inside_views(net: Network, outputs: list[np.ndarray]) -> list[tuple[str, np.ndarray, str]]:
-    """``(title, image, caption)`` for each layer worth a picture, the output layer included."""
-    return activation_views(net, outputs)
