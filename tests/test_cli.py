@@ -1,8 +1,10 @@
 """The command line, called as ``main([...])``: exit codes, one-line errors, files written."""
 
+import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +23,12 @@ def tiny_data(monkeypatch):
     def fake_load(name, data_dir=None, validation=10_000, **kwargs):
         calls.append((name, data_dir, validation))
         return small
+
+    def fake_test_set(name, data_dir=None, **kwargs):
+        calls.append((name, data_dir, None))
+        return small.test
     monkeypatch.setattr(cli, "load_dataset", fake_load)
+    monkeypatch.setattr(cli, "load_test_set", fake_test_set)
     return calls
 
 
@@ -296,3 +303,59 @@ def test_a_network_too_large_is_refused_before_allocation(tiny_data, tmp_path, c
     assert cli.main(["train", "--sizes", "784,100,10", "-o", str(tmp_path / "m.npz")]) == 2
     assert "the limit is 1.0 MB" in capsys.readouterr().err
     assert tiny_data == []
+
+
+# -- a newcomer's command line ----------------------------------------------------------------
+def _test_files_only(folder: Path, mnist_dir: Path) -> Path:
+    """``folder/mnist`` holding MNIST's two test files and nothing else."""
+    import shutil
+
+    data = folder / "mnist"
+    data.mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        found = next(p for p in (mnist_dir / name, mnist_dir / f"{name}.gz") if p.is_file())
+        shutil.copy(found, data / found.name)
+    return data
+
+
+def test_evaluate_defaults_to_the_shipped_model_and_needs_only_the_test_files(tmp_path, mnist_dir, monkeypatch,
+                                                                              capsys):
+    from digitnet.models import default_model_path
+
+    data = _test_files_only(tmp_path / "data", mnist_dir)
+    monkeypatch.delenv("DIGITNET_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "no-cache"))  # nothing to fall back on
+    assert cli.main(["evaluate", "--data-dir", str(data), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    _, meta = load_model(default_model_path())
+    assert report["model"] == str(default_model_path()) and report["n"] == 10_000
+    assert report["accuracy"] == pytest.approx(meta["test_accuracy"], abs=5e-4)
+
+
+@pytest.mark.parametrize("given", ["dataset folder", "parent"])
+@pytest.mark.parametrize("how", ["--data-dir", "DIGITNET_DATA_DIR"])
+def test_data_dir_and_the_environment_accept_the_same_folders(tmp_path, mnist_dir, monkeypatch, given, how):
+    from digitnet.data import load_test_set
+
+    data = _test_files_only(tmp_path / "data", mnist_dir)
+    folder = data if given == "dataset folder" else data.parent
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "no-cache"))
+    if how == "--data-dir":
+        monkeypatch.delenv("DIGITNET_DATA_DIR", raising=False)
+        test = load_test_set("mnist", folder, download=False)
+    else:
+        monkeypatch.setenv("DIGITNET_DATA_DIR", str(folder))
+        test = load_test_set("mnist", download=False)
+    assert test.X.shape == (10_000, 784) and test.y[0] == 7
+
+
+def test_every_positional_argument_has_help_and_help_shows_defaults():
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, sub in commands.items():
+        for action in sub._actions:
+            if not action.option_strings and not isinstance(action, argparse._SubParsersAction):
+                assert action.help, f"digitnet {name}: {action.dest} has no help text"
+    text = " ".join(commands["train"].format_help().split())  # the lines joined again
+    assert "(default: 30, or the preset's)" in text and "(default: model.npz)" in text
+    assert "(default: the model shipped with digitnet)" in " ".join(commands["evaluate"].format_help().split())

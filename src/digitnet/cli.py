@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import __version__, fast, safeio
-from .data import DATASETS, DataError, Split, evaluation_dataset, load_dataset
+from .data import DATASETS, DataError, Split, evaluation_dataset, load_dataset, load_test_set
 from .nn.layers import Dropout, Layer, layer_from_config
 from .nn.network import Network, confusion_matrix, dense_stack
 from .nn.optimizers import OPTIMIZERS, SCHEDULES
@@ -78,8 +78,24 @@ def _augment(text: str) -> dict[str, float]:
     return spec
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help that ends each argument's text with its default, unless the text already says it or
+    there is none to say (``None``, a flag's ``False``)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or not text:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse whose errors are one line, saying where the help is, rather than the usage block."""
+    """argparse whose errors are one line, saying where the help is, rather than the usage block,
+    and whose help shows the defaults (every subcommand's parser is one of these)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -120,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--seed", type=_int_at_least(0), help="seed of all randomness (default 0)")
     data = t.add_argument_group("data")
     data.add_argument("--dataset", choices=sorted(DATASETS), help="default mnist")
-    data.add_argument("--data-dir", type=Path, help="folder with the IDX files (default: $DIGITNET_DATA_DIR or the cache)")
+    data.add_argument("--data-dir", type=Path,
+                      help="folder with the IDX files, or its parent holding <dataset>/ (default: "
+                           "$DIGITNET_DATA_DIR, which accepts the same, or the cache)")
     data.add_argument("--validation", type=int, help="validation images held out from the training file "
                                                       "(default 10000; 0: train on all 60k)")
     data.add_argument("--limit", type=_int_at_least(1),
@@ -136,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--reference", action="store_true",
                      help="train with the textbook layers of digitnet.nn only, no fast kernel (slower)")
 
+    for action in t._actions:  # train's defaults live in presets.DEFAULTS, so that a preset can tell given from not
+        if DEFAULTS.get(action.dest) is not None and "default" not in (action.help or ""):
+            shown = DEFAULTS[action.dest]
+            shown = ",".join(map(str, shown)) if isinstance(shown, list) else shown
+            action.help = f"{action.help + ' ' if action.help else ''}(default: {shown}, or the preset's)"
+
     c = sub.add_parser("convert", help="turn a network pickled by the book's network.py into a model file",
                        description="Read a network.Network pickled by the book's network.py (sizes, weights, "
                                    "biases) without running any code from the file, and write it as a "
@@ -145,9 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="test a model file",
                        description="Accuracy, per-digit accuracy and confusion matrix on the test set.")
-    e.add_argument("model", type=Path)
+    e.add_argument("model", type=Path, nargs="?", default=None, metavar="MODEL",
+                   help="model file to test (default: the model shipped with digitnet)")
     e.add_argument("--dataset", choices=sorted(DATASETS), help="default: the model's own dataset")
-    e.add_argument("--data-dir", type=Path)
+    e.add_argument("--data-dir", type=Path,
+                   help="folder with the two test IDX files (t10k-*), or its parent holding <dataset>/ "
+                        "(default: $DIGITNET_DATA_DIR, which accepts the same, or the cache)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("predict", help="read the digit in image files",
@@ -155,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "light, any size) with the same preprocessing as the app. Prints "
                                    "'path digit confidence' per image; a file that fails gets one line on "
                                    "stderr and the exit code 2, and the others are still read.")
-    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files, one digit each")
     p.add_argument("--model", type=Path, help="model file (default: the model shipped with digitnet)")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per line: path, digit, probabilities (10 floats)")
@@ -339,12 +366,15 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .models import default_model_path
+
+    args.model = args.model or default_model_path()
     net, meta = load_model(args.model)
     fast.accelerate(net)  # the kernels: the textbook layers would take minutes on the cnn
     name = args.dataset or evaluation_dataset(meta)
-    data = load_dataset(name, args.data_dir, validation=0)
-    pred = net.predict(data.test.X)
-    C = confusion_matrix(data.test.y, pred)
+    test = load_test_set(name, args.data_dir)  # the two test files: no training file is needed
+    pred = net.predict(test.X)
+    C = confusion_matrix(test.y, pred)
     per_digit = (np.diag(C) / C.sum(axis=1)).tolist()
     accuracy = float(np.trace(C) / C.sum())
     if args.json:

@@ -94,6 +94,8 @@ FILES = (
     "t10k-images-idx3-ubyte",
     "t10k-labels-idx1-ubyte",
 )
+TEST_FILES = FILES[2:]
+"""The two files of the test set: all that scoring a model needs."""
 
 
 @dataclass(frozen=True)
@@ -452,8 +454,8 @@ def load_dataset(
     """Load MNIST or Fashion-MNIST from IDX files, downloading them first if needed.
 
     Each of the four files (see `FILES`) is looked up as ``<file>`` or ``<file>.gz`` in the data
-    directory -- `data_dir` if given, else ``$DIGITNET_DATA_DIR/<name>``, else
-    ``default_data_dir(name)`` -- and then in the dataset's read-only system directories
+    directory -- `data_dir` if given, else ``$DIGITNET_DATA_DIR``, each as the dataset's folder or
+    its parent (see :func:`dataset_dir`), else ``default_data_dir(name)`` -- and then in the dataset's read-only system directories
     (``/usr/share/datasets/fashion-mnist`` from Debian's ``dataset-fashion-mnist``). Missing files
     are downloaded into the data directory from the mirrors, or from the single base URL in
     ``$DIGITNET_MNIST_URL`` / ``$DIGITNET_FASHION_MNIST_URL`` when set.
@@ -492,15 +494,61 @@ def load_dataset(
     spec = DATASETS.get(name)
     if spec is None:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    arrays = _load_files(name, spec, data_dir, FILES, download, progress)
+    X = _images_to_rows(arrays["train-images-idx3-ubyte"])  # (60000, 784)
+    y = arrays["train-labels-idx1-ubyte"].astype(np.int64)  # (60000,)
+    train, held_out = _split(X, y, validation)
+    X_test = _images_to_rows(arrays["t10k-images-idx3-ubyte"])  # (10000, 784)
+    test = Split(X_test, arrays["t10k-labels-idx1-ubyte"].astype(np.int64))
+    digest = hashlib.sha256("".join(spec.sha256[file] for file in FILES).encode()).hexdigest()
+    return Dataset(name, train, held_out, test, digest)
+
+
+def load_test_set(
+    name: str = "mnist",
+    data_dir: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    progress: bool = True,
+) -> Split:
+    """The 10,000 test images of `name`, from its two test files alone (``t10k-*``): scoring a
+    model needs neither the training files nor their download. Looked up, checked and
+    downloaded as in :func:`load_dataset`, whose parameters these are."""
+    spec = DATASETS.get(name)
+    if spec is None:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    arrays = _load_files(name, spec, data_dir, TEST_FILES, download, progress)
+    X = _images_to_rows(arrays["t10k-images-idx3-ubyte"])  # (10000, 784)
+    return Split(X, arrays["t10k-labels-idx1-ubyte"].astype(np.int64))
+
+
+def dataset_dir(name: str, folder: str | os.PathLike[str], parent: bool = False) -> Path:
+    """The folder that holds `name`'s files, given either that folder or its parent.
+
+    ``--data-dir`` and ``$DIGITNET_DATA_DIR`` both accept either: ``folder`` itself when it holds
+    one of the dataset's files, else ``folder/<name>`` when that does. A folder holding neither
+    receives the downloads: in ``folder/<name>`` when ``parent`` (how ``$DIGITNET_DATA_DIR`` is
+    documented), else in ``folder`` (how ``--data-dir`` is).
+    """
+    base = Path(folder)
+    if any(_find(file, (base,)) for file in FILES):
+        return base
+    if parent or any(_find(file, (base / name,)) for file in FILES):
+        return base / name
+    return base
+
+
+def _load_files(name: str, spec: DatasetSpec, data_dir: str | os.PathLike[str] | None, files: Iterable[str],
+                download: bool, progress: bool) -> dict[str, np.ndarray]:
+    """Find (or download), check and parse ``files`` of dataset `name`: ``{file: array}``."""
     cache = default_data_dir(name)
     if data_dir is not None:
-        target = Path(data_dir)
+        target = dataset_dir(name, data_dir)
     elif os.environ.get("DIGITNET_DATA_DIR"):
-        target = Path(os.environ["DIGITNET_DATA_DIR"]) / name
+        target = dataset_dir(name, os.environ["DIGITNET_DATA_DIR"], parent=True)
     else:
         target = cache
 
-    paths = {file: _find(file, (target, *spec.system_dirs)) for file in FILES}
+    paths = {file: _find(file, (target, *spec.system_dirs)) for file in files}
     missing = [file for file, path in paths.items() if path is None]
     if missing and not download:
         raise DataError(f"{name}: {', '.join(missing)} not found in {target}; allow downloads or copy the files there")
@@ -527,14 +575,7 @@ def load_dataset(
                 path.unlink(missing_ok=True)
                 raise DataError(f"{e}; deleted this cached copy, run again to download it afresh") from e
             raise DataError(f"{e}; {hint}") from e
-
-    X = _images_to_rows(arrays["train-images-idx3-ubyte"])  # (60000, 784)
-    y = arrays["train-labels-idx1-ubyte"].astype(np.int64)  # (60000,)
-    train, held_out = _split(X, y, validation)
-    X_test = _images_to_rows(arrays["t10k-images-idx3-ubyte"])  # (10000, 784)
-    test = Split(X_test, arrays["t10k-labels-idx1-ubyte"].astype(np.int64))
-    digest = hashlib.sha256("".join(spec.sha256[file] for file in FILES).encode()).hexdigest()
-    return Dataset(name, train, held_out, test, digest)
+    return arrays
 
 
 def _latin1_encode(text: str, encoding: str) -> bytes:

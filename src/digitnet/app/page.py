@@ -23,7 +23,7 @@ import pandas as pd
 import streamlit as st
 
 from digitnet.app import canvas, inside, teach, views
-from digitnet.data import DataError, Split, evaluation_dataset, load_dataset
+from digitnet.data import DataError, Split, evaluation_dataset, load_test_set
 from digitnet.models import default_model_path
 from digitnet.nn.network import Network, confusion_matrix
 from digitnet.persistence import ModelFileError, load_model
@@ -46,8 +46,9 @@ def _model(path: str, mtime: float) -> tuple[Network, dict[str, Any], threading.
 
 @st.cache_resource(show_spinner="Loading the test set...", max_entries=2)
 def _test_set(name: str, data_dir: str | None) -> Split:
-    """The test split, looked up where ``load_dataset`` looks (``data_dir`` only keys the cache)."""
-    return load_dataset(name, validation=0, download=False, progress=False).test
+    """The test split (its two files alone), looked up where ``load_test_set`` looks (``data_dir``
+    only keys the cache)."""
+    return load_test_set(name, download=False, progress=False)
 
 
 @st.cache_data(show_spinner="Running the model on the test set...", max_entries=4)
