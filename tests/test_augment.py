@@ -84,3 +84,40 @@ def test_arguments_are_json_friendly_and_checked():
             Augmenter(**bad)
     with pytest.raises(ValueError, match="square"):
         Augmenter()(np.zeros((2, 10), np.float32), np.random.default_rng(0))
+
+
+def test_stroke_redraw_changes_the_pen_width_and_keeps_the_shape():
+    """Redrawn with a fat brush a digit has more ink than with a thin one, in the same place."""
+    X = digits(8)
+    aug = {r: Augmenter(0, 0, 0, stroke=1.0, radius_min=r, radius_max=r) for r in (0.6, 2.0)}
+    thin, fat = (aug[r](X, np.random.default_rng(0)) for r in (0.6, 2.0))
+    assert thin.shape == X.shape and thin.dtype == np.float32 and 0 <= thin.min() and fat.max() <= 1
+    assert np.all(fat.sum(axis=1) > thin.sum(axis=1))
+    assert np.all((thin > 0.5) <= (fat > 0.1))  # the thin pen's strokes lie inside the fat pen's
+
+
+def test_stroke_probability_zero_leaves_images_alone_and_config_round_trips():
+    X = digits()
+    aug = Augmenter(0, 0, 0, stroke=0.0, slant=0.0, aspect=0.0)
+    np.testing.assert_allclose(aug(X, np.random.default_rng(0)), X, atol=1e-6)
+    full = Augmenter(stroke=0.5, radius_min=0.5, radius_max=2.0, slant=0.3, aspect=0.2)
+    assert Augmenter(**json.loads(json.dumps(full.config()))).config() == full.config()
+
+
+def test_a_slant_leans_the_top_right_and_the_bottom_left():
+    """``x += k y`` with y growing downwards: a vertical bar sheared by k > 0 leans with its
+    bottom to the right."""
+    img = np.zeros((1, 28, 28), np.float32)
+    img[0, 4:24, 13:15] = 1.0
+    out = transform(img.reshape(1, 784), np.zeros((1, 2)), np.zeros(1), np.ones(1),
+                    shears=np.array([0.3])).reshape(28, 28)
+    top, bottom = out[5], out[22]
+    cols = np.arange(28)
+    assert (bottom @ cols) / bottom.sum() > (top @ cols) / top.sum() + 3
+
+
+@pytest.mark.parametrize("bad", [{"stroke": 1.5}, {"radius_min": 0.0}, {"radius_min": 3.0, "radius_max": 2.0},
+                                 {"aspect": 1.0}, {"slant": -0.1}])
+def test_bad_stroke_settings_are_refused(bad):
+    with pytest.raises(ValueError):
+        Augmenter(**bad)

@@ -62,7 +62,7 @@ def test_reads_digit_files(digits, capsys):
 def test_json_lines(digits, capsys):
     assert cli.main(["predict", "--json", "--model", str(default_model_path()), str(digits[0][0])]) == 0
     record = json.loads(capsys.readouterr().out)
-    assert set(record) == {"path", "digit", "probabilities"}
+    assert set(record) == {"path", "digit", "probabilities", "scores", "confidence"}
     assert record["path"] == str(digits[0][0]) and record["digit"] == digits[0][1]
     p = record["probabilities"]
     assert len(p) == 10 and all(isinstance(v, float) for v in p) and sum(p) == pytest.approx(1, abs=1e-5)

@@ -176,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder with the two test IDX files (t10k-*), or its parent holding <dataset>/ "
                         "(default: $DIGITNET_DATA_DIR, which accepts the same, or the cache)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--no-reject", action="store_true",
+                   help="no 'not a digit' answers: report plain accuracy only")
 
     p = sub.add_parser("predict", help="read the digit in image files",
                        description="Read the digit in each image (PNG, JPEG, ...; light on dark or dark on "
@@ -185,7 +187,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files, one digit each")
     p.add_argument("--model", type=Path, help="model file (default: the model shipped with digitnet)")
     p.add_argument("--json", action="store_true",
-                   help="one JSON object per line: path, digit, probabilities (10 floats)")
+                   help="one JSON object per line: path, digit (null: not a digit, with a reason), "
+                        "probabilities (10 floats), scores (calibrated) and confidence")
+    p.add_argument("--no-reject", action="store_true", help="always answer a digit, never 'not a digit'")
+
+    r = sub.add_parser("read", help="read the number in image files",
+                       description="Read the number written in each image: the drawing is cut into digits "
+                                   "(strokes of one digit joined, touching digits split) and each is read "
+                                   "like 'predict' does. Prints 'path number' per image; parts that are "
+                                   "not digits are left out and counted.")
+    r.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files, one number each")
+    r.add_argument("--model", type=Path, help="model file (default: the model shipped with digitnet)")
+    r.add_argument("--json", action="store_true",
+                   help="one JSON object per line: path, number, digits, boxes, confidences, rejected parts")
+    r.add_argument("--no-reject", action="store_true", help="read every part as a digit")
 
     a = sub.add_parser("app", help="start the drawing app in the browser",
                        description="Start the Streamlit drawing app (needs the app extra: "
@@ -377,12 +392,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     C = confusion_matrix(test.y, pred)
     per_digit = (np.diag(C) / C.sum(axis=1)).tolist()
     accuracy = float(np.trace(C) / C.sum())
+    kept = None  # with the reject option: the share of test images read as digits, and their accuracy
+    if not args.no_reject and reject.settings(meta):
+        digits, _, _ = reject.classify(net, meta, test.X)
+        read = np.array([d is not None for d in digits])  # (n,)
+        right = np.array([d == y for d, y in zip(digits, test.y)])  # (n,)
+        kept = {"coverage": float(read.mean()), "accuracy_on_kept": float(right.sum() / max(read.sum(), 1))}
     if args.json:
         print(json.dumps({"model": str(args.model), "dataset": name, "n": int(C.sum()), "accuracy": accuracy,
-                          "per_digit_accuracy": per_digit, "confusion_matrix": C.tolist()}))
+                          "per_digit_accuracy": per_digit, "confusion_matrix": C.tolist(), **(kept or {})}))
         return 0
     print(f"{args.model}: {net.describe()}")
     print(f"test accuracy on {name}: {accuracy:.4f} ({np.trace(C)} / {C.sum()})")
+    if kept:
+        print(f"with 'not a digit': {kept['coverage']:.2%} of the test images kept, "
+              f"accuracy on those {kept['accuracy_on_kept']:.4f} (--no-reject: every image read)")
     print("per digit:  " + "  ".join(f"{d}:{a:.3f}" for d, a in enumerate(per_digit)))
     print("confusion matrix (rows: true digit, columns: predicted)")
     print("      " + "".join(f"{j:>6}" for j in range(10)))
@@ -391,35 +415,83 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
+def _load_for_reading(path: Path | None) -> tuple[Network, dict[str, Any]]:
+    """The model ``predict`` and ``read`` use: ``path`` or the shipped one."""
     from .models import default_model_path
-    from .preprocess import load_image, to_mnist
 
-    model = args.model or default_model_path()
+    model = path or default_model_path()
     try:
-        net, _ = load_model(model)
+        net, meta = load_model(model)
         fast.accelerate(net)
     except ModelFileError as e:
         hint = "" if Path(model).exists() else f"; train one with: digitnet train -o {model}"
         raise ModelFileError(f"{e}{hint}") from None
+    return net, meta
+
+
+def _read_image(path: Path):
+    """The decoded image at ``path``; a FIFO, device or folder is refused unread (``ValueError``)."""
+    from .preprocess import load_image
+
+    kind = safeio.not_regular(path)
+    if kind:  # a FIFO would block the read forever, a device never end
+        raise ValueError(f"{path} is {kind}, not an image file")
+    return load_image(path)
+
+
+def _image_error(path: Path, e: ValueError) -> None:
+    message = str(e) if str(path) in str(e) else f"{path}: {e}"  # load_image names the file
+    print(f"digitnet: error: {message}", file=sys.stderr)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .preprocess import to_mnist
+
+    net, meta = _load_for_reading(args.model)
     failed = 0
     for path in args.images:
         try:
-            kind = safeio.not_regular(path)
-            if kind:  # a FIFO would block the read forever, a device never end
-                raise ValueError(f"{path} is {kind}, not an image file")
-            x = to_mnist(load_image(path))  # (784,)
+            x = to_mnist(_read_image(path))  # (784,)
         except ValueError as e:  # unreadable, not an image, too large, blank
-            message = str(e) if str(path) in str(e) else f"{path}: {e}"  # load_image names the file
-            print(f"digitnet: error: {message}", file=sys.stderr)
+            _image_error(path, e)
             failed += 1
             continue
-        proba = net.predict_proba(x.reshape(1, *net.input_shape))[0]  # (10,)
-        digit = int(proba.argmax())
+        X = x.reshape(1, *net.input_shape)
+        proba = net.predict_proba(X)[0]  # (10,)
+        (digit,), scores, (reason,) = reject.classify(net, meta, X, not args.no_reject)
+        confidence = float(scores[0].max())
         if args.json:
-            print(json.dumps({"path": str(path), "digit": digit, "probabilities": [float(p) for p in proba]}))
+            record = {"path": str(path), "digit": digit, "probabilities": [float(p) for p in proba],
+                      "scores": [float(p) for p in scores[0]], "confidence": confidence}
+            print(json.dumps(record if reason is None else {**record, "reason": reason}))
         else:
-            print(f"{path} {digit} {proba[digit]:.4f}")
+            print(f"{path} {reason if digit is None else digit} {confidence:.4f}")
+    return 2 if failed else 0
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    """``digitnet read IMAGE...``: the number in each image."""
+    from .segment import read
+
+    net, meta = _load_for_reading(args.model)
+    failed = 0
+    for path in args.images:
+        try:
+            reading = read(net, meta, _read_image(path), use_reject=not args.no_reject)
+        except ValueError as e:  # unreadable, not an image, too large, blank
+            _image_error(path, e)
+            failed += 1
+            continue
+        if args.json:
+            print(json.dumps({"path": str(path), "number": reading.number,
+                              "digits": [p.digit for p in reading.digits],
+                              "boxes": [list(p.box) for p in reading.digits],
+                              "confidences": [p.confidence for p in reading.digits],
+                              "rejected": [p.to_json() for p in reading.rejected]}))
+        else:
+            left_out = len(reading.rejected)
+            note = f" ({left_out} part{'s' * (left_out != 1)} not a digit)" if left_out else ""
+            print(f"{path} {reading.number or '-'}{note}")
     return 2 if failed else 0
 
 
@@ -476,6 +548,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_train(args, argv)
         if args.command == "predict":
             return cmd_predict(args)
+        if args.command == "read":
+            return cmd_read(args)
         if args.command == "app":
             return cmd_app(args)
         if args.command == "convert":

@@ -345,13 +345,13 @@ def normalise_stroke_width(crop: np.ndarray) -> np.ndarray:
     img = Image.fromarray(np.ascontiguousarray(crop, dtype=np.float32), mode="F")
     work = np.asarray(img.resize(size, Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR))
     work = np.clip(work / max(float(work.max()), 1e-12), 0.0, 1.0)  # a faint digit measured as a dark one
-    width = stroke_width(work) / STROKE_SIDE
+    skel = skeleton(work > INK)  # (h', w')
+    width = stroke_width(work, skel) / STROKE_SIDE
     if width == 0 or STROKE_RANGE[0] <= width <= STROKE_RANGE[1]:
         return crop
     radius = STROKE_TARGET * STROKE_SIDE / 2
     pad = int(np.ceil(radius)) + 1  # room for the brush beyond the centre lines
-    skel = np.pad(skeleton(work > INK), pad)  # (h' + 2 pad, w' + 2 pad)
-    return crop_to_ink(render(skel[None], radius)[0])
+    return crop_to_ink(render(np.pad(skel, pad)[None], radius)[0])  # (h' + 2 pad, w' + 2 pad) drawn
 
 
 def centre_by_mass(digit: np.ndarray) -> np.ndarray:

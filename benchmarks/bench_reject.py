@@ -1,0 +1,113 @@
+"""The reject option measured: digits kept, non-digits rejected, accuracy on what is kept, calibration.
+
+With the model's own reject settings (temperature and threshold fitted on validation digits when
+it was trained, ``digitnet.reject``):
+
+* MNIST test digits kept (target >= 99 %) and the accuracy on those kept (target >= 99.6 %);
+* MNIST test digits redrawn as canvas strokes (``bench_strokes``: brushes 4 % to 20 % of the
+  digit's height, through ``to_mnist``) kept (target >= 99 %);
+* held-out non-digits rejected (target >= 90 %): Liberation and FreeFont letters and symbols,
+  spirals, zigzags, waves, triangles and stars (``outliers.held_out_outliers``), no font and no
+  generator of which the model saw in training; and the training family, for comparison;
+* the AUROC of the score between MNIST test digits and held-out non-digits;
+* expected calibration error on MNIST test before and after temperature scaling, and a
+  reliability diagram, ``docs/reliability.png``.
+
+    .venv/bin/python benchmarks/bench_reject.py [--model PATH] [--outliers 3000] [--strokes 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from bench_strokes import stroke_set
+from digitnet import reject
+from digitnet.data import load_dataset
+from digitnet.models import default_model_path
+from digitnet.outliers import held_out_outliers, training_outliers
+from digitnet.persistence import load_model
+
+STROKE_WIDTHS = (0.04, 0.08, 0.12, 0.2)
+
+
+def auroc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """P(score of a positive > score of a negative), ties counting half (Mann-Whitney)."""
+    scores = np.concatenate([positive, negative])
+    ranks = np.empty(len(scores))
+    ranks[np.argsort(scores, kind="stable")] = np.arange(1, len(scores) + 1)
+    for value in np.unique(scores):  # average ranks over ties
+        tied = scores == value
+        ranks[tied] = ranks[tied].mean()
+    n_pos, n_neg = len(positive), len(negative)
+    return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def reliability_png(path: Path, before: tuple, after: tuple) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=100)
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1, label="perfect calibration")
+    for (conf, acc, count), name in ((before, "before"), (after, "after temperature scaling")):
+        used = count > 0
+        ax.plot(conf[used], acc[used], marker="o", ms=3, label=name)
+    ax.set(xlabel="confidence", ylabel="accuracy", title="MNIST test: reliability", xlim=(0, 1), ylim=(0, 1))
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=str(default_model_path()))
+    parser.add_argument("--outliers", type=int, default=3000, help="non-digits of each family")
+    parser.add_argument("--strokes", type=int, default=1000, help="MNIST test digits per brush width")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--png", default=str(Path(__file__).resolve().parents[1] / "docs" / "reliability.png"))
+    args = parser.parse_args()
+    net, meta = load_model(args.model)
+    fitted = reject.settings(meta)
+    if not fitted:
+        raise SystemExit(f"{args.model} has no reject settings: train it with digitnet train (validation > 0)")
+    T, threshold = fitted["temperature"], fitted["threshold"]
+    data = load_dataset("mnist", args.data_dir, validation=10_000)
+    test = data.test
+    print(f"model {args.model}; temperature {T:.3f}, threshold {threshold:.4f} (keeps "
+          f"{meta['reject'].get('keep', 0.99):.0%} of {meta['reject'].get('validation', '?')} validation digits)")
+
+    P = net.predict_proba(test.X)  # (n, 10)
+    calibrated = reject.calibrate(P, T)  # (n, 10)
+    score = calibrated.max(axis=1)  # (n,)
+    kept = score >= threshold
+    right = calibrated.argmax(axis=1) == test.y
+    print(f"MNIST test digits kept:            {kept.mean():7.2%}  (target >= 99%)")
+    print(f"accuracy on kept MNIST test:       {right[kept].mean():7.2%}  (target >= 99.6%; all: {right.mean():.2%})")
+
+    images = test.X[:args.strokes].reshape(-1, 28, 28)
+    stroke_scores = np.concatenate([reject.calibrate(net.predict_proba(stroke_set(images, w)), T).max(axis=1)
+                                    for w in STROKE_WIDTHS])
+    print(f"stroke-drawn digits kept:          {np.mean(stroke_scores >= threshold):7.2%}  (target >= 99%; "
+          f"{args.strokes} digits x brushes {', '.join(f'{w:.0%}' for w in STROKE_WIDTHS)})")
+
+    rng = np.random.default_rng(2024)
+    held = reject.calibrate(net.predict_proba(held_out_outliers(args.outliers, rng)), T).max(axis=1)
+    train_family = reject.calibrate(net.predict_proba(training_outliers(args.outliers, test.X, rng)), T).max(axis=1)
+    print(f"held-out non-digits rejected:      {np.mean(held < threshold):7.2%}  (target >= 90%)")
+    print(f"training-family non-digits rejected: {np.mean(train_family < threshold):5.2%}  "
+          "(made from MNIST test digits and DejaVu; for comparison)")
+    print(f"AUROC, MNIST test vs held-out:     {auroc(score, held):7.4f}")
+
+    before, after = reject.reliability(P, test.y), reject.reliability(calibrated, test.y)
+    print(f"ECE on MNIST test: before {reject.ece(P, test.y):.4f}, after {reject.ece(calibrated, test.y):.4f} "
+          f"(15 bins)")
+    reliability_png(Path(args.png), before, after)
+    print(f"reliability diagram: {args.png}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Stroke geometry and stroke-width normalisation: skeletons one pixel wide, widths measured from
+the distance transform, redrawn strokes of the asked width, MNIST digits left alone."""
+
+import numpy as np
+import pytest
+
+from digitnet.data import load_dataset
+from digitnet.preprocess import STROKE_RANGE, STROKE_SIDE, crop_to_ink, normalise_stroke_width, to_mnist
+from digitnet.strokes import redraw_digits, render, skeleton, stroke_width
+
+
+def bar(width: int, length: int = 60, side: int = 80) -> np.ndarray:
+    """A horizontal bar ``width`` px thick on a dark square."""
+    img = np.zeros((side, side), np.float32)
+    top = side // 2 - width // 2
+    img[top:top + width, 10:10 + length] = 1.0
+    return img
+
+
+@pytest.mark.parametrize("width", [3, 7, 12])
+def test_the_skeleton_of_a_bar_is_one_pixel_thick_and_its_width_is_measured(width):
+    skel = skeleton(bar(width) > 0.5)
+    assert skel.any() and skel.sum(axis=0).max() == 1  # one pixel per column
+    assert stroke_width(bar(width)) == pytest.approx(width, abs=1.0)
+
+
+def test_skeletons_of_a_batch_are_the_skeletons_of_each_image():
+    batch = np.stack([bar(3), bar(9), np.zeros((80, 80), np.float32)]) > 0.5
+    together = skeleton(batch)
+    for image, skel in zip(batch, together):
+        np.testing.assert_array_equal(skeleton(image), skel)
+
+
+def test_render_draws_the_asked_radius_and_blank_stays_blank():
+    skel = np.zeros((2, 40, 40), bool)
+    skel[0, 20, 10:30] = True
+    out = render(skel, np.array([3.0, 3.0]))
+    assert out.dtype == np.float32 and out.min() >= 0 and out.max() <= 1
+    assert stroke_width(out[0]) == pytest.approx(6.0, abs=1.0)  # about 2 r: the edge at r is half ink
+    assert not out[1].any()
+
+
+def test_mnist_digits_are_not_redrawn_but_hairlines_and_blobs_are(mnist_dir):
+    test = load_dataset("mnist", mnist_dir, validation=0).test
+    digits = test.X[:50].reshape(-1, 28, 28)
+    for d in digits:
+        crop = crop_to_ink(d)
+        assert normalise_stroke_width(crop) is crop
+    hairline, blob = redraw_digits(digits[:2], np.array([0.01, 0.5]))
+    for drawn in (hairline, blob):
+        redrawn = normalise_stroke_width(crop_to_ink(drawn))
+        width = stroke_width(redrawn) / max(redrawn.shape)
+        assert STROKE_RANGE[0] <= width <= STROKE_RANGE[1], width
+
+
+def test_a_hairline_digit_reads_like_the_original(mnist_dir):
+    """A digit drawn with a 1 px pen on a big canvas becomes an MNIST-like field: the shipped
+    model reads most of them as it reads the originals."""
+    from digitnet.models import default_model_path
+    from digitnet.persistence import load_model
+
+    net, _ = load_model(default_model_path())
+    test = load_dataset("mnist", mnist_dir, validation=0).test
+    drawn = redraw_digits(test.X[:100].reshape(-1, 28, 28), np.full(100, 0.02))  # (100, 152, 152)
+    X = np.stack([to_mnist(d) for d in drawn])
+    assert np.mean(net.predict(X) == test.y[:100]) >= 0.95
+    assert STROKE_SIDE == 112
