@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitnet.app import canvas, inside, teach, views
+from digitnet.app import canvas, inside, teach, train, views
 from digitnet.data import DataError, Split, evaluation_dataset, load_test_set
 from digitnet.models import default_model_path
 from digitnet.nn.network import Network, confusion_matrix
@@ -365,6 +365,7 @@ def _workbench_parts(path: Path, mtime: float, threshold: float) -> None:
 
 
 def _page() -> None:
+    st.session_state.pop("train_open_draw", None)  # arrived from the Train page's "Draw with this model"
     options = views.parse_options(sys.argv[1:])
     with st.sidebar:
         st.header("digitnet", anchor=False)
@@ -386,11 +387,18 @@ def _page() -> None:
     teach.examples_section()
 
 
+def _train_page() -> None:
+    train.page(views.parse_options(sys.argv[1:]).models_dir)
+
+
 def main() -> None:
-    """Draw the page; any failure becomes one line on the page, never a traceback."""
+    """Run the page chosen (Draw or Train); any failure becomes one line, never a traceback."""
     st.set_page_config(page_title="digitnet: draw a digit", page_icon=":pencil2:", layout="wide")
+    st.session_state.draw_page = st.Page(_page, title="Draw", icon=":material/draw:", url_path="draw", default=True)
+    chosen = st.navigation([st.session_state.draw_page,
+                            st.Page(_train_page, title="Train", icon=":material/model_training:", url_path="train")])
     try:
-        _page()
+        chosen.run()
     except Exception as e:  # the person drawing gets one line; the server log keeps the details
         logging.getLogger(__name__).exception("digitnet app failed")
         st.error(f"Something went wrong: {views.one_line(e)}")
