@@ -266,5 +266,5 @@ def test_uploaded_image_is_read(page, mnist_dir, tmp_path):
     page.locator("input[type=file]").set_input_files(str(not_image))
     page.get_by_text("notes.png is not an image that PNG, JPEG, GIF, WebP or BMP can read.").wait_for()
     assert page.get_by_text("BytesIO").count() == 0
-    page.get_by_text("Draw", exact=True).click()
+    page.locator("[data-testid=stButtonGroup]").get_by_text("Draw", exact=True).click()
     page.wait_for_function(NO_ANSWER)
