@@ -236,7 +236,8 @@ def _explorer(net: Network, lock: threading.Lock, meta: dict[str, Any], path: Pa
             color=alt.condition(alt.datum.count > C.max() / 8, alt.value("white"), alt.value("black")))
     )
     generation = st.session_state.get("confusion_n", 0)
-    event = st.altair_chart(chart, on_select="rerun", key=f"confusion-{generation}", width="content")
+    event = st.altair_chart(chart, on_select="rerun", key=f"confusion-{generation}", width="content",
+                            theme=None)  # keep the chart's own, larger axis labels
     chosen = _selected_cell(event)
     if chosen is None:
         wanted = np.flatnonzero(pred != test.y)
