@@ -455,8 +455,9 @@ def load_dataset(
 
     Each of the four files (see `FILES`) is looked up as ``<file>`` or ``<file>.gz`` in the data
     directory -- `data_dir` if given, else ``$DIGITNET_DATA_DIR``, each as the dataset's folder or
-    its parent (see :func:`dataset_dir`), else ``default_data_dir(name)`` -- and then in the dataset's read-only system directories
-    (``/usr/share/datasets/fashion-mnist`` from Debian's ``dataset-fashion-mnist``). Missing files
+    its parent (see :func:`dataset_dir`), else ``default_data_dir(name)`` -- and then in the
+    dataset's read-only system directories (``/usr/share/datasets/fashion-mnist`` from Debian's
+    ``dataset-fashion-mnist``). Missing files
     are downloaded into the data directory from the mirrors, or from the single base URL in
     ``$DIGITNET_MNIST_URL`` / ``$DIGITNET_FASHION_MNIST_URL`` when set.
 

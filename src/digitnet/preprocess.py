@@ -215,9 +215,9 @@ def flatten_background(gray: np.ndarray) -> np.ndarray:
     then fitted again without the pixels it leaves far on the ink's side, until only paper is
     left. The first fit, to every pixel, splits them by their residuals (Otsu's threshold) into
     two groups: the smaller is the ink, which says whether the paper is light or dark. Ink is then
-    the darkening relative to the local paper, ``1 - gray / paper`` (light falls on paper and ink alike, so the ratio does not depend on the
-    light; the image is blurred a little first so that the grain of dark corners is not
-    magnified), or for dark paper the brightening over it. The paper's noise is removed as in
+    the darkening relative to the local paper, ``1 - gray / paper`` (light falls on paper and ink
+    alike, so the ratio does not depend on the light; the image is blurred a little first so that
+    the grain of dark corners is not magnified), or for dark paper the brightening over it. The paper's noise is removed as in
     :func:`normalise_polarity`, from the flattened border.
     """
     h, w = gray.shape

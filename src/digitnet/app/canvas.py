@@ -14,7 +14,6 @@ phone it is as wide as the screen; the points are scaled back to canvas units be
 
 from __future__ import annotations
 
-import json
 from typing import Any, Sequence
 
 import numpy as np
@@ -187,7 +186,3 @@ def rasterize(strokes: Sequence[Sequence[Sequence[float]]]) -> np.ndarray:
     alpha = np.full_like(grey, 255)
     return np.stack([grey, grey, grey, alpha], axis=-1)  # (SIDE, SIDE, 4)
 
-
-def key_of(strokes: Sequence[Sequence[Sequence[float]]]) -> str:
-    """A compact text key of a drawing, for caching what the network makes of it."""
-    return json.dumps(strokes, separators=(",", ":"))

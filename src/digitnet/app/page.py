@@ -3,8 +3,9 @@
 Run it with ``digitnet app [--model PATH]`` or ``streamlit run app.py``. A stroke reruns only
 the part of the page under the drawing pad (a fragment). The page stays thin: it reads the pad
 (:mod:`digitnet.app.canvas`), calls ``to_mnist`` and the network (``predict_proba``, ``trace``, a
-saliency map from backprop), and shows pictures from :mod:`digitnet.app.views`. Everything about the model (architecture, accuracy, training command,
-curves) comes from the model file's metadata.
+saliency map from backprop), and shows pictures from :mod:`digitnet.app.views` and
+:mod:`digitnet.app.inside`. Everything about the model (architecture, accuracy, training command,
+curves) comes from the model file's metadata. The Train page is :mod:`digitnet.app.train`.
 """
 
 from __future__ import annotations
