@@ -226,11 +226,14 @@ def flatten_background(gray: np.ndarray) -> np.ndarray:
     small = gray[: hs * step, : ws * step].reshape(hs, step, ws, step).mean(axis=(1, 3))  # (hs, ws)
     A = _surface_terms(hs * step, ws * step, max(h, w), step)  # (hs * ws, 10)
     values = small.reshape(-1).astype(np.float64)  # (hs * ws,)
-    residual = values - A @ np.linalg.lstsq(A, values, rcond=None)[0]  # (hs * ws,): a first fit to all
+    coef = np.linalg.lstsq(A, values, rcond=None)[0]  # (10,): a first fit to every pixel
+    residual = values - A @ coef  # (hs * ws,)
     dark = residual < _otsu(residual)  # (hs * ws,): the two kinds of pixel, paper and ink
     light_paper = bool(dark.sum() < dark.size / 2)  # the fewer pixels are the ink
     keep = ~dark if light_paper else dark
     for _ in range(SURFACE_ROUNDS):
+        if np.count_nonzero(keep) < A.shape[1]:  # too few paper pixels left to fit: keep the last surface
+            break
         coef = np.linalg.lstsq(A[keep], values[keep], rcond=None)[0]  # (10,)
         residual = values - A @ coef  # (hs * ws,)
         sigma = 1.4826 * float(np.median(np.abs(residual[keep])))
