@@ -236,3 +236,24 @@ def test_classic_network_on_real_mnist_two_epochs(mnist_dir):
     acc = net.evaluate(data.test.X, data.test.y)
     assert acc >= 0.88, f"test accuracy {acc:.4f} after 2 epochs"
     assert state.history[-1]["val_accuracy"] >= 0.88
+
+
+def test_on_batch_hears_every_batch_and_may_stop_the_run():
+    """``on_batch`` counts the batches of each epoch (with or without a progress bar); raising
+    ``StopTraining`` in epoch 2 keeps epoch 1's weights, as Ctrl-C does."""
+    from digitnet.training import StopTraining
+
+    data = synthetic()
+    net = Network([20, 8, 10], activation="relu", output="softmax", cost="cross-entropy", seed=0)
+    seen = []
+
+    def on_batch(info):
+        seen.append((info["epoch"], info["batch"], info["batches"]))
+        if info["epoch"] == 2 and info["batch"] == 3:
+            raise StopTraining
+
+    state = fit(net, data, TrainConfig(epochs=3, batch_size=10, optimizer="adam", lr=1e-2), progress=False,
+                log=quiet, on_batch=on_batch)
+    n = len(data.train.X) // 10
+    assert seen[:n] == [(1, i, n) for i in range(1, n + 1)] and seen[n:] == [(2, 1, n), (2, 2, n), (2, 3, n)]
+    assert state.interrupted and state.epoch == 1

@@ -135,10 +135,13 @@ def fit(
                 optimizer.lr = learning_rate(config.lr, epoch, config.epochs, config.schedule, config.warmup)
                 with tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
                           disable=not progress, mininterval=0.5, unit="batch") as bar:
+                    done = [0]  # batches of this epoch so far (a disabled bar does not count them)
+
                     def batch_done(k: int, cost: float, epoch: int = epoch) -> None:
                         bar.update(k)
+                        done[0] += k
                         if on_batch is not None:
-                            on_batch({"epoch": epoch + 1, "batch": bar.n, "batches": n_batches, "cost": cost})
+                            on_batch({"epoch": epoch + 1, "batch": done[0], "batches": n_batches, "cost": cost})
 
                     cost = run_epoch(net, X, Y, config.batch_size, optimizer, augment, batch_done, reference)
                 if not math.isfinite(cost):
