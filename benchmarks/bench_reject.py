@@ -51,13 +51,16 @@ def reliability_png(path: Path, before: tuple, after: tuple) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=100)
+    fig, (ax, hist) = plt.subplots(2, 1, figsize=(4.5, 6), dpi=100, height_ratios=(3, 1), sharex=True)
     ax.plot([0, 1], [0, 1], color="0.6", lw=1, label="perfect calibration")
+    edges = np.linspace(0, 1, len(before[2]) + 1)
     for (conf, acc, count), name in ((before, "before"), (after, "after temperature scaling")):
         used = count > 0
         ax.plot(conf[used], acc[used], marker="o", ms=3, label=name)
-    ax.set(xlabel="confidence", ylabel="accuracy", title="MNIST test: reliability", xlim=(0, 1), ylim=(0, 1))
+        hist.stairs(count, edges, label=name)
+    ax.set(ylabel="accuracy", title="MNIST test: reliability (15 bins)", xlim=(0, 1), ylim=(0, 1))
     ax.legend(loc="upper left", fontsize=8)
+    hist.set(xlabel="confidence", ylabel="digits per bin", yscale="log")
     fig.tight_layout()
     fig.savefig(path)
 

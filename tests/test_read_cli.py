@@ -1,0 +1,100 @@
+"""``digitnet read``: the number in each image file, JSON with digits, boxes, confidences and
+rejected parts, one error line per bad file; ``predict`` and ``evaluate`` with the reject option."""
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from digitnet import cli
+from digitnet.data import load_dataset
+
+
+def number_png(path, images, gap=8, ink=0):
+    """Digits side by side as dark ink on white paper, 3x enlarged, like a photo of a note."""
+    crops = []
+    for img in images:
+        cols = np.flatnonzero(img.max(axis=0) > 0.1)
+        crops.append(img[:, cols[0]:cols[-1] + 1])
+    width = 16 + sum(c.shape[1] for c in crops) + gap * (len(crops) - 1)
+    canvas = np.zeros((36, width), np.float32)
+    x = 8
+    for c in crops:
+        canvas[4:32, x:x + c.shape[1]] = c
+        x += c.shape[1] + gap
+    paper = (255 - canvas * (255 - ink)).astype(np.uint8)
+    Image.fromarray(paper).resize((width * 3, 108), Image.Resampling.BILINEAR).save(path)
+
+
+def test_read_prints_the_number_of_each_image(mnist_dir, tmp_path, capsys):
+    test = load_dataset("mnist", mnist_dir, validation=0).test
+    X, y = test.X.reshape(-1, 28, 28), test.y
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    number_png(a, X[:4])
+    number_png(b, X[10:12])
+    assert cli.main(["read", str(a), str(b)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"{a} {''.join(map(str, y[:4]))}", f"{b} {''.join(map(str, y[10:12]))}"]
+
+
+def test_read_json_gives_digits_boxes_confidences_and_rejected_parts(mnist_dir, tmp_path, capsys):
+    test = load_dataset("mnist", mnist_dir, validation=0).test
+    path = tmp_path / "n.png"
+    number_png(path, test.X[:3].reshape(-1, 28, 28))
+    assert cli.main(["read", "--json", str(path)]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert set(record) == {"path", "number", "digits", "boxes", "confidences", "rejected"}
+    assert record["number"] == "721" and record["digits"] == [7, 2, 1] and record["rejected"] == []
+    assert len(record["boxes"]) == 3 and all(len(b) == 4 for b in record["boxes"])
+    assert all(b[2] <= c[0] for b, c in zip(record["boxes"], record["boxes"][1:]))  # left to right
+    assert all(0 < c <= 1 for c in record["confidences"])
+
+
+def test_bad_files_get_one_line_each_and_the_rest_are_read(mnist_dir, tmp_path, capsys):
+    test = load_dataset("mnist", mnist_dir, validation=0).test
+    good, blank, text = tmp_path / "good.png", tmp_path / "blank.png", tmp_path / "t.png"
+    number_png(good, test.X[:2].reshape(-1, 28, 28))
+    Image.new("L", (90, 60), 255).save(blank)
+    text.write_text("not an image")
+    assert cli.main(["read", str(blank), str(good), str(text), str(tmp_path)]) == 2
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"{good} 72"]
+    errors = err.splitlines()
+    assert len(errors) == 3 and all(e.startswith("digitnet: error: ") for e in errors)
+    assert "blank" in errors[0] and "Traceback" not in err
+
+
+def test_predict_says_not_a_digit_and_no_reject_turns_it_off(mnist_dir, tmp_path, capsys):
+    """A model whose threshold nothing reaches answers "not a digit" with the scores; --no-reject
+    answers the digit."""
+    from digitnet.models import default_model_path
+    from digitnet.persistence import load_model, save_model
+
+    net, meta = load_model(default_model_path())
+    strict = tmp_path / "strict.npz"
+    save_model(strict, net, {"training": meta["training"], "reject": {**meta["reject"], "threshold": 1.01}})
+    test = load_dataset("mnist", mnist_dir, validation=0).test
+    seven = tmp_path / "seven.png"
+    Image.fromarray((test.X[0].reshape(28, 28) * 255).astype(np.uint8)).save(seven)
+    assert cli.main(["predict", "--json", "--model", str(strict), str(seven)]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["digit"] is None and record["reason"] == "not a digit"
+    assert len(record["scores"]) == 10 and record["confidence"] == max(record["scores"])
+    assert cli.main(["predict", "--model", str(strict), str(seven)]) == 0
+    assert capsys.readouterr().out.startswith(f"{seven} not a digit ")
+    assert cli.main(["predict", "--no-reject", "--json", "--model", str(strict), str(seven)]) == 0
+    assert json.loads(capsys.readouterr().out)["digit"] == 7
+    assert cli.main(["read", "--json", "--model", str(strict), str(seven)]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["number"] == "" and record["rejected"][0]["reason"] == "not a digit"
+
+
+def test_evaluate_reports_coverage_and_accuracy_on_kept(mnist_dir, capsys):
+    from digitnet.models import default_model_path
+
+    model = str(default_model_path())
+    assert cli.main(["evaluate", model, "--data-dir", str(mnist_dir), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert 0.98 <= record["coverage"] < 1 and record["accuracy_on_kept"] >= record["accuracy"]
+    assert cli.main(["evaluate", model, "--data-dir", str(mnist_dir), "--json", "--no-reject"]) == 0
+    assert "coverage" not in json.loads(capsys.readouterr().out)
