@@ -6,7 +6,7 @@ up to a fifth of a digit's height, and some digits drawn as two strokes that do 
 the digit). Each number is read by :func:`digitnet.segment.read` with the model given (default:
 the shipped one) and counts as right only when every digit is right and none is missing or extra.
 
-    .venv/bin/python benchmarks/bench_read.py [--model PATH] [--per-length 200] [--lengths 1-8] [--seed 0]
+    .venv/bin/python benchmarks/bench_read.py [--model PATH] [--per-length 200] [--lengths 1-8] [--no-reject]
 
 Target: at least 97 % of the 4-digit numbers read exactly.
 """
@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--per-length", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lengths", default="1-8", help="number lengths to measure, e.g. 4 or 1-8")
+    parser.add_argument("--no-reject", action="store_true", help="read every part as a digit")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
     low, _, high = args.lengths.partition("-")
@@ -67,14 +68,14 @@ def main() -> None:
     X, y = test.X.reshape(-1, 28, 28), test.y
     rng = np.random.default_rng(args.seed)
     print(f"model {args.model}; {args.per_length} numbers per length; {TOUCHING:.0%} of neighbours touching, "
-          f"{BROKEN:.0%} of digits in two strokes")
+          f"{BROKEN:.0%} of digits in two strokes; reject option {'off' if args.no_reject else 'on'}")
     print("length  exact    digits right  seconds")
     for length in range(int(low), int(high or low) + 1):
         start, exact, right, total = time.perf_counter(), 0, 0, 0
         for _ in range(args.per_length):
             idx = rng.integers(len(X), size=length)
             truth = "".join(map(str, y[idx]))
-            got = read(net, meta, compose(X[idx], rng)).number
+            got = read(net, meta, compose(X[idx], rng), use_reject=not args.no_reject).number
             exact += got == truth
             right += sum(a == b for a, b in zip(got, truth)) if len(got) == len(truth) else 0
             total += length

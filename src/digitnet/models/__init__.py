@@ -1,7 +1,8 @@
 """Model files shipped inside the package, so the app and ``digitnet predict`` work untrained.
 
 ``default.npz`` is an ordinary model file (see :mod:`digitnet.persistence`); the command that
-trained it, its test accuracy and its training curves are in its own metadata.
+trained it, its test accuracy and its training curves are in its own metadata, and so are its
+"not a digit" settings (``"reject"``: temperature and threshold, :mod:`digitnet.reject`).
 """
 
 from __future__ import annotations
