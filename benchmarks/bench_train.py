@@ -395,12 +395,19 @@ def build_case(name: str, X: np.ndarray, Y: np.ndarray, y: np.ndarray, baseline=
 
 
 def time_case(case: Case, repeats: int, epochs: int) -> None:
-    """Median seconds per epoch of each implementation, taking turns, after one short warm-up each."""
+    """Median seconds per epoch of each implementation, taking turns in a turning order, after one
+    short warm-up each."""
     for name, run in case.runners.items():
         run(min(case.examples[name], 1000))
     times: dict[str, list[float]] = {name: [] for name in case.runners}
-    for _ in range(repeats):
-        for name, run in case.runners.items():
+    names = list(case.runners)
+    for r in range(repeats):
+        # The order turns, and runs backwards every other repeat, so that each implementation
+        # follows each other one as often: PyTorch's OpenMP threads keep spinning after its epoch
+        # and slow whatever runs next.
+        order = names[r // 2 % len(names):] + names[:r // 2 % len(names)]
+        for name in order[::-1] if r % 2 else order:
+            run = case.runners[name]
             n = case.examples[name]
             seconds = sum(run(n) for _ in range(epochs)) / epochs
             times[name].append(seconds * N_TRAIN / n)
