@@ -174,3 +174,18 @@ def test_colour_maps():
     assert rgb[1].tolist() == [0, 0, 0]
     assert rgb[0, 2] == 255 and rgb[2, 0] == 255  # blue for negative, red for positive
     assert views.diverging(np.zeros(3)).max() == 0
+
+
+def test_the_page_says_not_a_digit_where_the_models_reject_option_does(mnist_dir):
+    """The page asks ``digitnet.reject`` with the model's fitted temperature and threshold: the
+    shipped model reads a real MNIST digit; a threshold above any score calls it not a digit; a
+    model without reject settings never does, and keeps its raw scores."""
+    from digitnet.app.page import _not_a_digit
+    from digitnet.data import load_test_set
+
+    net, meta = load_model(default_model_path())
+    proba = net.predict_proba(load_test_set("mnist", mnist_dir).X[:1])[0]  # a 7
+    scores, not_a_digit = _not_a_digit(meta, proba)
+    assert not not_a_digit and scores.argmax() == 7 and scores.sum() == pytest.approx(1.0, abs=1e-5)
+    assert _not_a_digit({"reject": {"temperature": 1.0, "threshold": 1.01}}, proba)[1]
+    assert _not_a_digit({}, proba) == (proba, False)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from digitnet import reject
 from digitnet.app import canvas, inside, teach, train, views
 from digitnet.data import DataError, Split, evaluation_dataset, load_test_set
 from digitnet.models import default_model_path
@@ -116,12 +117,28 @@ def _curve(frame: pd.DataFrame, field: str, fmt: str) -> alt.Chart:
     )
 
 
-def _show_reading(net: Network, proba: np.ndarray, threshold: float, heading: str = "Prediction") -> None:
+def _not_a_digit(meta: dict[str, Any], proba: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The model's calibrated scores ``(10,)`` and whether its reject option (``digitnet.reject``,
+    fitted when it was trained) calls the input not a digit; the raw scores for a model without one."""
+    fitted = reject.settings(meta)
+    if fitted is None:
+        return proba, False
+    scores = reject.calibrate(proba[None], fitted["temperature"])[0]  # (1, 10) -> (10,)
+    return scores, float(scores.max()) < fitted["threshold"]
+
+
+def _show_reading(net: Network, proba: np.ndarray, threshold: float, heading: str = "Prediction",
+                  not_a_digit: bool = False) -> None:
     digit, confidence = int(proba.argmax()), float(proba.max())
     label = views.output_label(net)
-    st.subheader(f"{heading}: {digit}", anchor=False)
-    st.markdown(f"Confidence: **{views.percent(confidence)}** ({label})")
-    if confidence < threshold:
+    if not_a_digit:
+        st.subheader("That does not look like a digit", anchor=False)
+        st.markdown(f"Its best guess, {digit}, has a {label} of only **{views.percent(confidence)}**: "
+                    "too little for this model to call it a digit.")
+    else:
+        st.subheader(f"{heading}: {digit}", anchor=False)
+        st.markdown(f"Confidence: **{views.percent(confidence)}** ({label})")
+    if confidence < threshold and not not_a_digit:
         st.warning(f"Unsure: the best guess {digit} has a {label} of {views.percent(confidence)}, below the "
                    f"{views.percent(threshold)} set in the sidebar. Try a larger, clearer digit.")
     st.altair_chart(_bar_chart(proba, label), width="stretch")
@@ -333,8 +350,8 @@ def _workbench_parts(path: Path, mtime: float, threshold: float) -> None:
             else:
                 st.caption("Nothing to read yet: draw a digit, or upload an image of one.")
         else:
-            proba = _proba(net, lock, x)
-            _show_reading(net, proba, threshold)
+            proba, not_a_digit = _not_a_digit(meta, _proba(net, lock, x))
+            _show_reading(net, proba, threshold, not_a_digit=not_a_digit)
             teach.feedback(x, proba, image, path)
     with seen_col:
         if x is not None:
