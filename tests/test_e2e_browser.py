@@ -8,6 +8,7 @@ Strokes are given in canvas units (0 to 280 a side) and scaled to the pad's size
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -52,13 +53,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory, mnist_dir):
+@contextlib.contextmanager
+def streamlit_server(env: dict[str, str], log_path: Path):
+    """``streamlit run app.py`` on a free loopback port with ``env``; yields ``(url, log)`` once it
+    answers its health check, and stops it afterwards."""
     port = _free_port()
-    env = {**os.environ, "DIGITNET_DATA_DIR": str(mnist_dir.parent),
-           "DIGITNET_MODELS_DIR": str(tmp_path_factory.mktemp("models")),
-           "DIGITNET_DB": str(tmp_path_factory.mktemp("db") / "examples.sqlite")}
-    log = open(tmp_path_factory.mktemp("streamlit") / "server.log", "w+")
+    log = open(log_path, "w+")
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
@@ -79,9 +79,7 @@ def app_url(tmp_path_factory, mnist_dir):
                 log.seek(0)
                 pytest.fail(f"streamlit did not come up:\n{log.read()[-3000:]}")
             time.sleep(0.3)
-        yield url
-        log.seek(0)
-        assert "Traceback" not in log.read(), "the server logged a traceback"
+        yield url, log
     finally:
         server.terminate()
         try:
@@ -89,6 +87,17 @@ def app_url(tmp_path_factory, mnist_dir):
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, mnist_dir):
+    env = {**os.environ, "DIGITNET_DATA_DIR": str(mnist_dir.parent),
+           "DIGITNET_MODELS_DIR": str(tmp_path_factory.mktemp("models")),
+           "DIGITNET_DB": str(tmp_path_factory.mktemp("db") / "examples.sqlite")}
+    with streamlit_server(env, tmp_path_factory.mktemp("streamlit") / "server.log") as (url, log):
+        yield url
+        log.seek(0)
+        assert "Traceback" not in log.read(), "the server logged a traceback"
 
 
 @pytest.fixture(scope="module")

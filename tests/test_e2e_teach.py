@@ -11,11 +11,6 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +21,8 @@ from digitnet.examples import ExampleStore, read_export
 from digitnet.models import default_model_path
 from digitnet.persistence import load_model
 
+from test_e2e_browser import streamlit_server
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("DIGITNET_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(os.environ.get("DIGITNET_SCREENSHOTS", "/tmp"))
@@ -34,12 +31,6 @@ SLASHED_ZERO = [
     [(140 + 55 * math.sin(2 * math.pi * i / 48), 140 - 90 * math.cos(2 * math.pi * i / 48)) for i in range(50)],
     [(80 + 120 * i / 20, 245 - 210 * i / 20) for i in range(21)],
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -54,39 +45,11 @@ def app(tmp_path_factory, mnist_dir):
     db, models = tmp / "examples.sqlite", tmp / "models"
     with ExampleStore(db) as store:
         store.add_many(zeros, [0] * 9, "default", "canvas")
-    port = _free_port()
     env = {**os.environ, "DIGITNET_DATA_DIR": str(mnist_dir.parent), "DIGITNET_MODELS_DIR": str(models),
            "DIGITNET_DB": str(db)}
     env.pop("DIGITNET_MODEL", None)
-    log = open(tmp / "server.log", "w+")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"streamlit did not come up:\n{log.read()[-3000:]}")
-            time.sleep(0.3)
+    with streamlit_server(env, tmp / "server.log") as (url, _):
         yield url, db, models
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
