@@ -10,6 +10,11 @@ travels to the server is a few hundred numbers instead of an image.
 Pointer events cover the mouse, a pen and a finger alike; ``touch-action: none`` keeps the page
 from scrolling while a finger draws. The canvas fills its column (up to ``MAX_CSS_PX``), so on a
 phone it is as wide as the screen; the points are scaled back to canvas units before they leave.
+
+A pad may be wider than it is tall (``width`` canvas units by ``SIDE``, for a number), and may
+show boxes with a label over the strokes (``marks``, the parts of a reading). Marks belong to one
+drawing: the pad shows them only while its strokes are the ones they were computed for, and hides
+them at the next pen-down, Undo or Clear.
 """
 
 from __future__ import annotations
@@ -31,13 +36,16 @@ MAX_CSS_PX = 340
 _JS = """
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
-  const side = data.side, pen = data.pen;
-  if (parentElement.querySelector("canvas")) { return; }  // mounted already: the strokes live here
+  const side = data.side, wide = data.width, pen = data.pen;
+  const mounted = parentElement.querySelector(".pad");
+  if (mounted) { mounted.show(data.marks); return; }  // mounted already: the strokes live here
 
   const box = document.createElement("div");
   box.className = "pad";
   const canvas = document.createElement("canvas");
-  canvas.setAttribute("aria-label", "drawing canvas: draw one digit");
+  canvas.setAttribute("aria-label", data.label);
+  canvas.style.aspectRatio = wide + " / " + side;
+  box.style.maxWidth = data.max_css + "px";
   canvas.setAttribute("role", "img");
   const bar = document.createElement("div");
   bar.className = "bar";
@@ -52,15 +60,37 @@ export default function (component) {
   const ctx = canvas.getContext("2d");
   let strokes = Array.isArray(data.strokes) ? data.strokes : [];
   let current = null;
+  let marks = data.marks;
 
-  function scale() { return canvas.width / side; }
+  function scale() { return canvas.width / wide; }
   function paint() {
     ctx.fillStyle = "#000";
     ctx.fillRect(0, 0, canvas.width, canvas.height);
     ctx.strokeStyle = "#fff"; ctx.fillStyle = "#fff";
     ctx.lineCap = "round"; ctx.lineJoin = "round"; ctx.lineWidth = pen * scale();
     for (const s of strokes.concat(current ? [current] : [])) { line(s, 0); }
+    if (!current && marks && marks.boxes.length && marks.strokes === strokes.length
+        && marks.points === strokes.reduce((n, s) => n + s.length, 0)) { label(marks.boxes); }
     buttons();
+  }
+  function label(boxes) {  // each part's box, and its label above it (below, or inside, at the edges)
+    const k = scale(), dpr = window.devicePixelRatio || 1, size = Math.max(13 * dpr, 22 * k);
+    ctx.save();
+    ctx.font = "600 " + size + "px sans-serif"; ctx.textBaseline = "middle";
+    ctx.lineWidth = Math.max(2 * dpr, 3 * k);
+    for (const m of boxes) {
+      const [x0, y0, x1, y1] = m.box.map((v) => v * k), h = size * 1.3;
+      const w = ctx.measureText(m.text).width + size * 0.6;
+      ctx.strokeStyle = ctx.fillStyle = m.colour;
+      ctx.setLineDash(m.dashed ? [6 * dpr, 4 * dpr] : []);
+      ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+      const top = y0 >= h ? y0 - h : (y1 + h <= canvas.height ? y1 : y0);
+      const left = Math.min(Math.max(x0, 0), canvas.width - w);
+      ctx.fillRect(left, top, w, h);
+      ctx.fillStyle = "#000";
+      ctx.fillText(m.text, left + size * 0.3, top + h / 2);
+    }
+    ctx.restore();
   }
   function line(s, from) {
     const k = scale();
@@ -77,11 +107,11 @@ export default function (component) {
   function fit() {
     const css = canvas.getBoundingClientRect().width || side;
     const px = Math.round(css * (window.devicePixelRatio || 1));
-    if (px !== canvas.width) { canvas.width = canvas.height = px; paint(); }
+    if (px !== canvas.width) { canvas.width = px; canvas.height = Math.round(px * side / wide); paint(); }
   }
   function point(e) {
     const r = canvas.getBoundingClientRect();
-    const k = side / r.width;
+    const k = wide / r.width;
     return [Math.round((e.clientX - r.left) * k * 10) / 10, Math.round((e.clientY - r.top) * k * 10) / 10];
   }
   function send() { setStateValue("strokes", strokes); }
@@ -91,6 +121,7 @@ export default function (component) {
     e.preventDefault();
     canvas.setPointerCapture(e.pointerId);
     current = [point(e)];
+    if (marks) { marks = null; paint(); return; }  // a new stroke: the boxes of the last reading go
     ctx.lineWidth = pen * scale();
     line(current, 0);
     buttons();
@@ -115,6 +146,7 @@ export default function (component) {
   undo.addEventListener("click", () => { strokes = strokes.slice(0, -1); paint(); send(); });
   clear.addEventListener("click", () => { strokes = []; paint(); send(); });
 
+  box.show = (m) => { if (m || marks) { marks = m; paint(); } };
   const watch = new ResizeObserver(fit);
   watch.observe(canvas);
   fit();
@@ -124,8 +156,8 @@ export default function (component) {
 """
 
 _CSS = f"""
-.pad {{ width: 100%; max-width: {MAX_CSS_PX}px; margin: 0 auto; }}
-.pad canvas {{ display: block; width: 100%; aspect-ratio: 1 / 1; touch-action: none; cursor: crosshair;
+.pad {{ width: 100%; margin: 0 auto; }}
+.pad canvas {{ display: block; width: 100%; touch-action: none; cursor: crosshair;
   border-radius: 0.5rem; background: #000; user-select: none; -webkit-user-select: none; }}
 .bar {{ display: flex; gap: 0.5rem; margin-top: 0.5rem; }}
 .bar button {{ flex: 1; font: inherit; font-size: 0.95rem; padding: 0.4rem 0.75rem; border-radius: 0.5rem;
@@ -148,14 +180,19 @@ def _mount() -> Any:
     return _component
 
 
-def pad(key: str, strokes: Sequence[Sequence[Sequence[float]]] = ()) -> list[list[list[float]]]:
+def pad(key: str, strokes: Sequence[Sequence[Sequence[float]]] = (), width: int = SIDE, max_css: int = MAX_CSS_PX,
+        label: str = "drawing canvas: draw one digit", marks: dict[str, Any] | None = None) -> list[list[list[float]]]:
     """Show the drawing pad and return its strokes (``[]`` until something is drawn).
 
     ``strokes`` redraws a pad that was unmounted meanwhile (the input switched to Upload and back);
-    a mounted pad keeps its own.
+    a mounted pad keeps its own. The pad is ``width`` canvas units wide and ``SIDE`` tall, at most
+    ``max_css`` CSS pixels wide; ``label`` is its accessible name. ``marks`` are boxes to draw over
+    the strokes: ``{"strokes": n, "points": m, "boxes": [{"box": [x0, y0, x1, y1], "text": str,
+    "colour": css, "dashed": bool}, ...]}``, shown while the pad holds ``n`` strokes of ``m`` points.
     """
-    result = _mount()(key=key, data={"side": SIDE, "pen": PEN, "strokes": list(strokes)},
-                      default={"strokes": []}, on_strokes_change=lambda: None)
+    data = {"side": SIDE, "width": width, "max_css": max_css, "label": label, "pen": PEN,
+            "strokes": list(strokes), "marks": marks}
+    result = _mount()(key=key, data=data, default={"strokes": []}, on_strokes_change=lambda: None)
     return clean(getattr(result, "strokes", None))
 
 
@@ -170,10 +207,10 @@ def clean(value: Any) -> list[list[list[float]]]:
     return strokes
 
 
-def rasterize(strokes: Sequence[Sequence[Sequence[float]]]) -> np.ndarray:
+def rasterize(strokes: Sequence[Sequence[Sequence[float]]], width: int = SIDE) -> np.ndarray:
     """Paint strokes as the canvas shows them: white, ``PEN`` wide with round ends and joints, on
-    black; ``(SIDE, SIDE, 4)`` RGBA ``uint8`` (the shape the drawing pad always had)."""
-    image = Image.new("L", (SIDE, SIDE), 0)
+    black; ``(SIDE, width, 4)`` RGBA ``uint8`` (one canvas unit per pixel)."""
+    image = Image.new("L", (width, SIDE), 0)
     draw = ImageDraw.Draw(image)
     r = PEN / 2
     for stroke in strokes:
@@ -182,7 +219,7 @@ def rasterize(strokes: Sequence[Sequence[Sequence[float]]]) -> np.ndarray:
             draw.line(points, fill=255, width=PEN, joint="curve")
         for x, y in (points[0], points[-1]):  # round caps
             draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
-    grey = np.asarray(image)  # (SIDE, SIDE)
+    grey = np.asarray(image)  # (SIDE, width)
     alpha = np.full_like(grey, 255)
-    return np.stack([grey, grey, grey, alpha], axis=-1)  # (SIDE, SIDE, 4)
+    return np.stack([grey, grey, grey, alpha], axis=-1)  # (SIDE, width, 4)
 

@@ -24,7 +24,7 @@ import pandas as pd
 import streamlit as st
 
 from digitnet import reject
-from digitnet.app import canvas, inside, teach, train, views
+from digitnet.app import canvas, inside, number, teach, train, views
 from digitnet.data import DataError, Split, evaluation_dataset, load_test_set
 from digitnet.models import default_model_path
 from digitnet.nn.network import Network, confusion_matrix
@@ -313,14 +313,18 @@ def _selected_cell(event: Any) -> tuple[int, int] | None:
 
 
 @st.fragment
-def _workbench(path: Path, mtime: float, threshold: float) -> None:
-    """The drawing, the answer and the tabs below them.
+def _workbench(path: Path, mtime: float, threshold: float, mode: str = number.DIGIT) -> None:
+    """The drawing, the answer and the tabs below them; in Number mode the wide pad and the number
+    (:mod:`digitnet.app.number`).
 
     A fragment: a stroke, an upload or a click in a tab reruns only this function, not the page
     (the sidebar, the model loading). A failure here is one line on the page, as in ``main``.
     """
     try:
-        _workbench_parts(path, mtime, threshold)
+        if mode == number.NUMBER:
+            number.workbench(*_model(str(path), mtime), threshold)
+        else:
+            _workbench_parts(path, mtime, threshold)
     except Exception as e:  # a fragment's rerun does not pass through main()
         logging.getLogger(__name__).exception("digitnet app failed")
         st.error(f"Something went wrong: {views.one_line(e)}")
@@ -401,8 +405,8 @@ def _page() -> None:
     except ModelFileError as e:
         st.error(views.model_problem(path, e))
         return
-    st.markdown(f"#### Draw a digit\n{views.summary(net, meta)}")
-    _workbench(path, mtime, threshold)
+    mode = number.mode_switch(views.summary(net, meta))
+    _workbench(path, mtime, threshold, mode)
     teach.examples_section()
 
 
