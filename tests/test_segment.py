@@ -8,6 +8,7 @@ from digitnet.data import load_dataset
 from digitnet.models import default_model_path
 from digitnet.persistence import load_model
 from digitnet.preprocess import BlankImageError
+from digitnet import segment
 from digitnet.segment import _Page, components, merge_overlapping, read, valleys
 
 
@@ -102,11 +103,12 @@ def test_touching_digits_are_split(model, mnist):
     assert tried >= 10 and right / tried >= 0.7
 
 
-def test_parts_the_model_refuses_are_reported_with_their_boxes_not_read(model, mnist):
-    """With a threshold no part reaches, every part is reported as not a digit, in place."""
+def test_parts_the_model_refuses_are_reported_with_their_boxes_not_read(model, mnist, monkeypatch):
+    """With thresholds no part reaches, every part is reported as not a digit, in place."""
     X, _ = mnist
     net, meta = model
     strict = {**meta, "reject": {**meta["reject"], "threshold": 1.01}}
+    monkeypatch.setattr(segment, "READ_THRESHOLD", 1.01)
     img = line(X[:3], [6, 6])
     reading = read(net, strict, img)
     assert reading.number == "" and len(reading.rejected) == 3

@@ -2,7 +2,8 @@
 
 The steps, each a function below, in the order :func:`read` runs them::
 
-    ink -> components -> merge_overlapping -> split_touching -> to_mnist + model, left to right
+    ink -> components -> merge_overlapping -> line (cut columns, joins) -> every candidate read
+        -> best reading (dynamic programming) -> refused parts reported
 
 * **Components**: the 8-connected blobs of ink (``scipy.ndimage.label``); specks under
   :data:`MIN_PIXELS` or :data:`MIN_SHARE` of the ink are noise.
@@ -11,13 +12,18 @@ The steps, each a function below, in the order :func:`read` runs them::
   more than :data:`OVERLAP` of the narrower one's width are one part; and a blob less than
   :data:`SMALL` of the tallest part's height joins its nearest neighbour when the gap between
   them is under :data:`NEAR` of that height (a flag that sticks out to the right).
-* **Splitting**: digits written touching are one blob wider than a digit. A part wider than
-  :data:`SPLIT_ASPECT` times its height is cut at the valleys of its column profile (the columns
-  with the least ink) and at even steps across its middle, each half cut again the same way; the cutting whose parts are most likely
-  digits wins, the whole included: the model's confidence in each part times how usual the
-  part's width is for a digit (:func:`split_touching`).
-* **Reading**: each part goes through :func:`digitnet.preprocess.to_mnist` and the model via
-  :func:`digitnet.reject.classify`; parts the reject option refuses are reported, not read.
+* **Candidates**: digits written touching are one blob wider than a digit. A part wider than
+  :data:`CUT_MIN` times the line height may be cut at the valleys of its column profile (the
+  columns with the least ink) and at even steps (:func:`lattice`); every run between two of
+  those columns is a candidate digit, and so is each pair of neighbouring parts taken as one
+  (strokes of one digit that the column rule left apart).
+* **Choosing**: each candidate goes through :func:`digitnet.preprocess.to_mnist` and the model,
+  all in one batch; the reading whose digits are most likely wins (:meth:`_Line.best`): the
+  product of the model's confidence in each and how usual its width is for the digit it reads
+  as (:func:`_part_score`).
+* **Refusing**: a part the model reads with too little confidence is reported as not a digit;
+  for a digit-sized part in a line of digits the bar is lower than the model's own reject
+  threshold (:data:`READ_THRESHOLD`), since one refused digit loses the whole number.
 
 Boxes are ``(x0, y0, x1, y1)`` in pixels of the input image, ``x1`` and ``y1`` exclusive.
 """
@@ -46,21 +52,37 @@ NEAR = 0.25
 GAP_CLOSE = 0.1
 """A part made of several blobs is closed (dilated, then eroded) over this share of its height,
 so that the model sees the strokes of a 5 or a 4 drawn apart as one digit."""
-SPLIT_ASPECT = 0.9
-"""A part wider than this times its height may be two touching digits (27 % of MNIST's digits are)."""
-CUT_HEIGHT = 0.6
-"""A cut-off part lower than this share of the tallest part is a piece of a stroke, not a digit."""
-CUT_COST = 1.5
-"""What each cut costs in the log score: two digits must be read e^1.5 = 4.5 times more surely
-than one to win (the model reads many halves of digits as digits)."""
-ASPECT_SCALE = 0.13
-"""How fast wide parts become unlikely digits: ``log P(aspect >= a) ~ -(a - SPLIT_ASPECT) / 0.13``
-fits MNIST's widths (10 % are wider than 1.0, 1.7 % than 1.3, 0.1 % than 1.67)."""
-CUTS = 6
-"""Column-profile valleys tried as cuts for each wide part (besides five evenly spaced cuts in its
-middle 40 %: the bar of a 7 or a 5 is a valley too, inside one digit)."""
-MAX_DEPTH = 4
-"""Cuts of cuts: up to 2**4 digits in one blob."""
+CUT_MIN = 0.9
+"""A part wider than this times the line height may be digits that touch, and is tried cut."""
+CUT_STEP = 0.15
+"""Besides the valleys of its column profile, a part is tried cut every this share of the line
+height (the bar of a 7 or a 5 is a valley inside one digit; the contact of two digits may not be)."""
+CUTS = 3
+"""Column-profile valleys tried as cuts in each part that may hold touching digits."""
+CUT_HEIGHT = 0.8
+"""A cut-off piece lower than this share of the line height is a piece of a stroke, not a digit."""
+MAX_WIDTH = 1.7
+"""No digit is wider than this times the line height (0.1 % of MNIST's are wider than high by this)."""
+WIDTHS = ((0.89, 0.12), (0.45, 0.19), (0.91, 0.12), (0.81, 0.14), (0.81, 0.14),
+          (0.89, 0.14), (0.75, 0.15), (0.79, 0.14), (0.78, 0.15), (0.70, 0.14))
+"""Mean and standard deviation of each digit's width over its line height, measured on MNIST's
+50,000 training digits (width over 20 px, the height of all but the widest)."""
+WIDTH_SPREAD = 2.0
+"""Widths within this many standard deviations of a digit's mean are all as likely."""
+WIDTH_WEIGHT = 0.25
+"""Weight of the width prior (:func:`_log_width_prior`) against the log confidence."""
+SHORT_COST = 2.0
+"""What a part of its own lower than ``CUT_HEIGHT`` of the line height costs in the log score."""
+JOIN_GAP = 0.25
+"""Neighbouring parts less than this many line heights apart may be strokes of one digit."""
+JOIN_COST = 1.0
+"""What reading two neighbouring parts as one digit costs in the log score."""
+FRAGMENT = 0.1
+"""Bits of a cut piece with less than this share of its ink belong to the digit on the other side."""
+READ_THRESHOLD = 0.5
+"""A digit-sized part is refused only when its calibrated confidence is under this (or under the
+model's own threshold, if lower): 99.9 % of the shipped model's validation digits reach 0.5, while
+its reject option, fitted to keep 99 %, would lose one 4-digit number in 25 over one digit."""
 
 
 @dataclass
@@ -113,25 +135,38 @@ class _Page:
         self.labels, n = label(gray > INK_LEVEL, structure=np.ones((3, 3)))  # (H, W) blob ids 1..n
         self.slices = find_objects(self.labels)  # n (rows, cols) bounding slices
 
-    def box(self, piece: _Piece) -> tuple[int, int, int, int] | None:
-        """The bounding box of the piece's ink, or None if it has none."""
+    def own(self, piece: _Piece) -> tuple[int, int, np.ndarray] | None:
+        """``(y0, x0, mask (h, w))``: where the piece's ink lies, or None if it has none. In a
+        piece cut from a part, the bits holding under ``FRAGMENT`` of its ink are the
+        neighbouring digit's strokes that the cut took along, and are left out."""
         spans = [self.slices[k - 1] for k in piece.labels]
         y0, y1 = min(r.start for r, _ in spans), max(r.stop for r, _ in spans)
         x0, x1 = max(piece.x0, min(c.start for _, c in spans)), min(piece.x1, max(c.stop for _, c in spans))
         if x1 <= x0:
             return None
-        own = np.isin(self.labels[y0:y1, x0:x1], list(piece.labels))  # (h, w)
-        ink_rows, ink_cols = np.flatnonzero(own.any(axis=1)), np.flatnonzero(own.any(axis=0))
-        if ink_rows.size == 0:
+        mask = np.isin(self.labels[y0:y1, x0:x1], list(piece.labels))  # (h, w)
+        if piece.x0 > 0 or piece.x1 < self.gray.shape[1]:
+            bits, _ = label(mask, structure=np.ones((3, 3)))  # (h, w) the cut piece's own blobs
+            sizes = np.bincount(bits.ravel())[1:]  # (m,) pixels per blob
+            mask &= np.isin(bits, 1 + np.flatnonzero(sizes >= FRAGMENT * sizes.sum()))
+        return (y0, x0, mask) if mask.any() else None
+
+    def box(self, piece: _Piece) -> tuple[int, int, int, int] | None:
+        """The bounding box of the piece's ink, or None if it has none."""
+        found = self.own(piece)
+        if found is None:
             return None
-        return x0 + int(ink_cols[0]), y0 + int(ink_rows[0]), x0 + int(ink_cols[-1]) + 1, y0 + int(ink_rows[-1]) + 1
+        y0, x0, mask = found
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        return x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1
 
     def image(self, piece: _Piece, box: tuple[int, int, int, int]) -> np.ndarray:
         """The piece's ink in ``box``, every other blob erased, with a 2 px margin; the faint edge
         below ``INK_LEVEL`` around the strokes is kept (MNIST's strokes have one)."""
         x0, y0, x1, y1 = box
-        labels = self.labels[y0:y1, x0:x1]  # (h, w)
-        own = np.isin(labels, list(piece.labels)) | (labels == 0)  # (h, w)
+        my0, mx0, mask = self.own(piece)
+        mine = mask[y0 - my0:y1 - my0, x0 - mx0:x1 - mx0]  # (h, w)
+        own = mine | (self.labels[y0:y1, x0:x1] == 0)  # (h, w)
         image = np.pad(np.where(own, self.gray[y0:y1, x0:x1], 0.0), 2)  # (h + 4, w + 4)
         if len(piece.labels) > 1:  # strokes of one digit drawn apart: close the small gaps between them
             size = max(3, round(GAP_CLOSE * (y1 - y0)))
@@ -206,14 +241,14 @@ def valleys(profile: np.ndarray, k: int = CUTS) -> list[int]:
 
 
 class _Reader:
-    """Reads pieces with one model, remembering each piece's answer."""
+    """Reads pieces with one model, remembering each piece's box and calibrated scores."""
 
-    def __init__(self, net: Any, meta: dict[str, Any], page: _Page, use_reject: bool) -> None:
-        self.net, self.meta, self.page, self.use_reject = net, meta, page, use_reject
-        self.seen: dict[_Piece, tuple[tuple[int, int, int, int], int | None, float, str | None] | None] = {}
+    def __init__(self, net: Any, meta: dict[str, Any], page: _Page) -> None:
+        self.net, self.meta, self.page = net, meta, page
+        self.seen: dict[_Piece, tuple[tuple[int, int, int, int], np.ndarray] | None] = {}
 
     def read(self, pieces: list[_Piece]) -> None:
-        """Classify every piece not yet seen, in one batch."""
+        """Classify every piece not yet seen, in one batch; an empty piece is None."""
         todo = [p for p in dict.fromkeys(pieces) if p not in self.seen]
         rows, keys = [], []
         for p in todo:
@@ -225,67 +260,147 @@ class _Reader:
             keys.append((p, box))
         X = np.array([r for r in rows if r is not None], np.float32).reshape(-1, 784)  # (m, 784)
         if len(X):
-            digits, scores, reasons = reject.classify(self.net, self.meta, X.reshape(-1, *self.net.input_shape),
-                                                      self.use_reject)
+            _, scores, _ = reject.classify(self.net, self.meta, X.reshape(-1, *self.net.input_shape), False)
         answers = iter(range(len(X)))
         for (p, box), r in zip(keys, rows):
-            if r is None:
-                self.seen[p] = None
-                continue
-            i = next(answers)
-            self.seen[p] = (box, digits[i], float(scores[i].max()), reasons[i])
-
-    def confidence(self, piece: _Piece) -> float:
-        """The piece's top score; 0 for a refused or empty piece, so that a cut may beat it."""
-        answer = self.seen[piece]
-        return 0.0 if answer is None or answer[1] is None else answer[2]
+            self.seen[p] = None if r is None else (box, scores[next(answers)])  # scores (10,)
 
 
-def _log_width_prior(w: int, h: int) -> float:
-    """How usual a digit ``w`` wide is in a line ``h`` high: 0 up to ``SPLIT_ASPECT``, then falling."""
-    return -max(0.0, w / max(h, 1) - SPLIT_ASPECT) / ASPECT_SCALE
+def _log_width_prior(digit: int, w: int, h: int) -> float:
+    """How usual a ``digit`` ``w`` wide is in a line ``h`` high: 0 within ``WIDTH_SPREAD``
+    standard deviations of its mean width (:data:`WIDTHS`), then minus half the square of the excess."""
+    mean, std = WIDTHS[digit]
+    return -0.5 * max(0.0, abs(w / max(h, 1) - mean) / std - WIDTH_SPREAD) ** 2
 
 
-def split_touching(reader: _Reader, piece: _Piece, tall: int, depth: int = 0) -> tuple[float, list[_Piece]]:
-    """The best cut of a piece into digits, left to right, and its score.
+@dataclass
+class _Lattice:
+    """One part of the line and the columns it may be cut at, from its left edge to its right edge."""
 
-    A cutting scores ``sum(log confidence + log width prior) - CUT_COST * cuts`` over its parts,
-    ``-inf`` when the
-    reject option refuses a part: a touching pair read as one confident but far too wide digit
-    loses to two digits of usual width, and halves of one digit, which the model refuses, never
-    win; nor does a sliver lower than ``CUT_HEIGHT`` of the line's digits (``tall`` px, the median
-    height of the parts), which the
-    model would read as a "1". The whole piece is one candidate; each valley of the column profile
-    is another, both halves cut further the same way. A refused piece that no cutting reads stays
-    whole.
-    """
-    page = reader.page
-    box = page.box(piece)
-    if box is None:
-        return -np.inf, []
-    x0, y0, x1, y1 = box
-    w, h = x1 - x0, y1 - y0
-    if depth > 0 and h < CUT_HEIGHT * tall:
-        return -np.inf, [piece]
-    reader.read([piece])
-    conf = reader.confidence(piece)
-    whole = np.log(conf) + _log_width_prior(w, max(h, tall)) if conf > 0 else -np.inf
-    if depth >= MAX_DEPTH or w <= SPLIT_ASPECT * max(h, tall):
-        return whole, [piece]
+    piece: _Piece
+    columns: list[int]
+
+    def run(self, i: int, j: int) -> _Piece:
+        """The piece between ``columns[i]`` and ``columns[j]``; the whole part for the whole run."""
+        if i == 0 and j == len(self.columns) - 1:
+            return self.piece
+        return _Piece(self.piece.labels, self.columns[i], self.columns[j])
+
+    def runs(self, tall: int) -> list[tuple[int, int]]:
+        """Every run of consecutive slices a digit may fill: the whole part, or at most
+        ``MAX_WIDTH`` line heights."""
+        n = len(self.columns)
+        return [(i, j) for i in range(n - 1) for j in range(i + 1, n)
+                if (i, j) == (0, n - 1) or self.columns[j] - self.columns[i] <= MAX_WIDTH * tall]
+
+
+def lattice(page: _Page, piece: _Piece, tall: int) -> _Lattice:
+    """The columns ``piece`` may be cut at: none for a part too narrow to hold two digits, else
+    its ``CUTS`` deepest valleys and a cut every ``CUT_STEP`` line heights, 3 px apart at least."""
+    x0, y0, x1, y1 = page.box(piece)
+    w = x1 - x0
     own = np.isin(page.labels[y0:y1, x0:x1], list(piece.labels))  # (h, w)
     profile = np.where(own, page.gray[y0:y1, x0:x1], 0.0).sum(axis=0)  # (w,) ink per column
-    columns = sorted(set(valleys(profile)) | {int(round(f * w)) for f in np.linspace(0.3, 0.7, 5)})
-    cuts = [(_Piece(piece.labels, piece.x0, x0 + c), _Piece(piece.labels, x0 + c, piece.x1)) for c in columns]
-    reader.read([half for pair in cuts for half in pair])
-    best_score, best_parts = whole, [piece]
-    for left, right in cuts:
-        left_score, left_parts = split_touching(reader, left, tall, depth + 1)
-        if left_score - CUT_COST <= best_score:  # scores are at most 0: the right half cannot make up for it
+    cuts: list[int] = []
+    if w > CUT_MIN * tall:
+        step = max(2, round(CUT_STEP * tall))
+        for c in valleys(profile) + list(range(step, w - 2, step)):
+            if c >= 3 and c <= w - 3 and all(abs(c - d) >= 3 for d in cuts):
+                cuts.append(c)
+    columns = [0, *sorted(cuts), w]
+    return _Lattice(piece, [x0 + c for c in columns])
+
+
+def _part_score(reader: _Reader, piece: _Piece, tall: int, cut: bool) -> float:
+    """How likely ``piece`` is one digit: ``log confidence + WIDTH_WEIGHT * log width prior``;
+    a piece lower than ``CUT_HEIGHT`` of the line height ``tall`` scores ``-inf`` when cut from a
+    part (a sliver the model would read as a "1"), ``SHORT_COST`` less when it is a part of its own
+    (a stroke of a digit drawn apart, or a mark that is no digit). The piece must be read."""
+    answer = reader.seen[piece]
+    if answer is None:
+        return -np.inf
+    (x0, y0, x1, y1), scores = answer
+    short = y1 - y0 < CUT_HEIGHT * tall
+    if short and cut:
+        return -np.inf
+    digit = int(scores.argmax())
+    score = np.log(max(float(scores[digit]), 1e-12)) + WIDTH_WEIGHT * _log_width_prior(digit, x1 - x0, max(y1 - y0, tall))
+    return score - SHORT_COST if short else score
+
+
+def split_touching(reader: _Reader, grid: _Lattice, tall: int) -> tuple[float, list[_Piece]]:
+    """The best cutting of one part into digits, left to right, and its score.
+
+    A cutting scores the sum of its pieces' :func:`_part_score`: each piece's confidence is at
+    most 1, so two pieces win over the whole only when the model is surer of both together than
+    of the whole, or when the whole is far too wide for the digit it reads as. The best cutting
+    is found by dynamic programming over the cut columns (``best[j]``: the best cutting of the
+    columns left of ``columns[j]``); the part's pieces must already be read.
+    """
+    n = len(grid.columns)
+    best = [0.0] + [-np.inf] * (n - 1)
+    back = [0] * n
+    for i, j in grid.runs(tall):
+        if best[i] == -np.inf:
             continue
-        right_score, right_parts = split_touching(reader, right, tall, depth + 1)
-        if left_score + right_score - CUT_COST > best_score:
-            best_score, best_parts = left_score + right_score - CUT_COST, left_parts + right_parts
-    return best_score, best_parts
+        piece = grid.run(i, j)
+        if reader.seen[piece] is None and j - i < n - 1:
+            score = 0.0  # no ink between these cuts: nothing to read
+        else:
+            score = _part_score(reader, piece, tall, cut=j - i < n - 1)
+        if best[i] + score > best[j]:
+            best[j], back[j] = best[i] + score, i
+    pieces, j = [], n - 1
+    while j > 0:
+        i = back[j]
+        if reader.seen[grid.run(i, j)] is not None:
+            pieces.append(grid.run(i, j))
+        j = i
+    return best[-1], pieces[::-1]
+
+
+@dataclass
+class _Line:
+    """The parts of one line of digits, left to right, each with its cut columns, the line
+    height ``tall`` and the joins of neighbouring parts that may be one digit (``joins[k]``: the
+    parts ``k - 1`` and ``k`` as one piece, or None when they lie too far apart)."""
+
+    page: _Page
+    tall: int
+    grids: list[_Lattice]
+    joins: list[_Piece | None]
+
+    def candidates(self) -> list[_Piece]:
+        """Every piece a digit may be: each run of each part, each join."""
+        runs = [g.run(i, j) for g in self.grids for i, j in g.runs(self.tall)]
+        return runs + [p for p in self.joins if p is not None]
+
+    def best(self, reader: _Reader) -> list[_Piece]:
+        """The digits of the best reading, left to right: dynamic programming over the parts,
+        each part cut (:func:`split_touching`) or joined to its left neighbour at ``JOIN_COST``."""
+        n = len(self.grids)
+        best: list[tuple[float, list[_Piece]]] = [(0.0, [])]
+        for k in range(n):
+            score, pieces = split_touching(reader, self.grids[k], self.tall)
+            options = [(best[k][0] + score, best[k][1] + pieces)]
+            if k > 0 and self.joins[k] is not None:
+                joined = _part_score(reader, self.joins[k], self.tall, cut=False) - JOIN_COST
+                options.append((best[k - 1][0] + joined, best[k - 1][1] + [self.joins[k]]))
+            best.append(max(options, key=lambda o: o[0]))
+        return best[-1][1]
+
+
+def line(page: _Page) -> _Line:
+    """The blobs of ``page``, strokes of one digit merged, each with its cut columns and the
+    joins of neighbours less than ``JOIN_GAP`` line heights apart."""
+    pieces = [p for p in merge_overlapping(page, components(page)) if page.box(p) is not None]
+    boxes = [page.box(p) for p in pieces]
+    tall = int(np.median([b[3] - b[1] for b in boxes])) if boxes else 0  # the height of a digit
+    joins: list[_Piece | None] = [None]
+    for (a, ab), (b, bb) in zip(zip(pieces, boxes), zip(pieces[1:], boxes[1:])):
+        near = bb[0] - ab[2] <= JOIN_GAP * tall and max(ab[2], bb[2]) - ab[0] <= MAX_WIDTH * tall
+        joins.append(_Piece(a.labels | b.labels, 0, page.gray.shape[1]) if near else None)
+    return _Line(page, tall, [lattice(page, p, tall) for p in pieces], joins)
 
 
 def ink(image: Any) -> np.ndarray:
@@ -296,19 +411,28 @@ def ink(image: Any) -> np.ndarray:
 
 
 def read(net: Any, meta: dict[str, Any], image: Any, use_reject: bool = True) -> Reading:
-    """Read the number in ``image`` (anything :func:`digitnet.preprocess.to_grayscale` takes)."""
+    """Read the number in ``image`` (anything :func:`digitnet.preprocess.to_grayscale` takes).
+
+    With ``use_reject`` and a model that has reject settings, a part is refused ("not a digit")
+    when its calibrated confidence is under the model's threshold, or, for a part of a digit's
+    size in the line (at least ``CUT_HEIGHT`` of the line height, at most ``MAX_WIDTH`` wide),
+    under the lower of that and :data:`READ_THRESHOLD`.
+    """
     page = _Page(ink(image))
-    reader = _Reader(net, meta, page, use_reject)
-    pieces = merge_overlapping(page, components(page))
-    heights = [b[3] - b[1] for b in map(page.box, pieces) if b is not None]
-    tall = int(np.median(heights)) if heights else 0  # the height of a digit in this line
-    parts = [q for p in pieces for q in split_touching(reader, p, tall)[1]]
-    reader.read(parts)
+    reader = _Reader(net, meta, page)
+    found = line(page)
+    reader.read(found.candidates())
+    tall = found.tall
+    fitted = reject.settings(meta) if use_reject else None
     reading = Reading()
-    for p in parts:
-        answer = reader.seen[p]
-        if answer is not None:
-            box, digit, confidence, reason = answer
-            reading.parts.append(Part(box, digit, confidence, reason))
+    for piece in found.best(reader):
+        box, scores = reader.seen[piece]
+        digit, confidence = int(scores.argmax()), float(scores.max())
+        if fitted is not None:
+            w, h = box[2] - box[0], box[3] - box[1]
+            sized = h >= CUT_HEIGHT * tall and w <= MAX_WIDTH * tall
+            if confidence < (min(fitted["threshold"], READ_THRESHOLD) if sized else fitted["threshold"]):
+                digit = None
+        reading.parts.append(Part(box, digit, confidence, None if digit is not None else reject.REASON))
     reading.parts.sort(key=lambda part: part.box[0])
     return reading
