@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from digitnet.app import canvas, number  # noqa: E402
 from digitnet.models import default_model_path  # noqa: E402
-from digitnet.persistence import load_model  # noqa: E402
+from digitnet.persistence import load_model, save_model  # noqa: E402
 from digitnet.segment import Part, Reading  # noqa: E402
 from test_e2e_browser import STROKES  # noqa: E402
 from test_e2e_number import SCRIBBLE, written  # noqa: E402
@@ -115,7 +115,12 @@ def test_the_page_shows_the_number_and_the_parts_left_out(app_env):
     assert at.info[0].value == "1 part not a digit (dashed red box): left out of the number."
 
 
-def test_the_page_says_so_when_no_digit_is_read(app_env):
-    at = number_page(written(SCRIBBLE))
+def test_the_page_says_so_when_no_digit_is_read(app_env, monkeypatch, tmp_path):
+    """A model whose reject option flattens every score (temperature 1000: each near 0.1) refuses
+    every part, whatever is drawn."""
+    net, meta = load_model(default_model_path())
+    save_model(tmp_path / "refuses.npz", net, {**meta, "reject": {**meta["reject"], "temperature": 1000.0}})
+    monkeypatch.setenv("DIGITNET_MODEL", str(tmp_path / "refuses.npz"))
+    at = number_page(written(STROKES[1], STROKES[7]))
     assert at.subheader[0].value == "No number read" and not at.metric
-    assert at.warning[0].value.startswith("This model does not see a digit in what is drawn (1 part, ")
+    assert at.warning[0].value.startswith("This model does not see a digit in what is drawn (2 parts, ")
