@@ -52,8 +52,9 @@ NEAR = 0.25
 GAP_CLOSE = 0.1
 """A part made of several blobs is closed (dilated, then eroded) over this share of its height,
 so that the model sees the strokes of a 5 or a 4 drawn apart as one digit."""
-CUT_MIN = 0.9
-"""A part wider than this times the line height may be digits that touch, and is tried cut."""
+CUT_MIN = 0.6
+"""A part wider than this times the line height may be digits that touch, and is tried cut (a
+"1" touching a narrow digit is this wide)."""
 CUT_STEP = 0.15
 """Besides the valleys of its column profile, a part is tried cut every this share of the line
 height (the bar of a 7 or a 5 is a valley inside one digit; the contact of two digits may not be)."""
@@ -61,6 +62,9 @@ CUTS = 3
 """Column-profile valleys tried as cuts in each part that may hold touching digits."""
 CUT_HEIGHT = 0.8
 """A cut-off piece lower than this share of the line height is a piece of a stroke, not a digit."""
+CUT_WIDTH = 0.25
+"""A cut-off piece narrower than this share of the line height is a sliver of a stroke, which the
+model would read as a "1" (a "1" cut from its neighbour keeps its full width)."""
 MAX_WIDTH = 1.7
 """No digit is wider than this times the line height (0.1 % of MNIST's are wider than high by this)."""
 WIDTHS = ((0.89, 0.12), (0.45, 0.19), (0.91, 0.12), (0.81, 0.14), (0.81, 0.14),
@@ -313,15 +317,15 @@ def lattice(page: _Page, piece: _Piece, tall: int) -> _Lattice:
 
 def _part_score(reader: _Reader, piece: _Piece, tall: int, cut: bool) -> float:
     """How likely ``piece`` is one digit: ``log confidence + WIDTH_WEIGHT * log width prior``;
-    a piece lower than ``CUT_HEIGHT`` of the line height ``tall`` scores ``-inf`` when cut from a
-    part (a sliver the model would read as a "1"), ``SHORT_COST`` less when it is a part of its own
+    a piece lower than ``CUT_HEIGHT`` or narrower than ``CUT_WIDTH`` of the line height ``tall``
+    scores ``-inf`` when cut from a part (a sliver the model would read as a "1"), ``SHORT_COST`` less when it is a part of its own
     (a stroke of a digit drawn apart, or a mark that is no digit). The piece must be read."""
     answer = reader.seen[piece]
     if answer is None:
         return -np.inf
     (x0, y0, x1, y1), scores = answer
     short = y1 - y0 < CUT_HEIGHT * tall
-    if short and cut:
+    if cut and (short or x1 - x0 < CUT_WIDTH * tall):
         return -np.inf
     digit = int(scores.argmax())
     score = np.log(max(float(scores[digit]), 1e-12)) + WIDTH_WEIGHT * _log_width_prior(digit, x1 - x0, max(y1 - y0, tall))
