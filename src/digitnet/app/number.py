@@ -35,6 +35,7 @@ MAX_CSS_PX = 960
 """The widest the number pad gets on screen, in CSS pixels (320 tall)."""
 
 PAD_KEY = "number_pad"
+"""The number pad's widget key (the digit pad's is "pad"): each mode keeps its own strokes."""
 
 COLOURS = {"digit": "#3dd56d", "unsure": "#ffbd45", "refused": "#ff6c6c"}
 """Box colours over the black pad: a digit, a digit under the sidebar's confidence, not a digit."""
@@ -104,8 +105,8 @@ def _drawn() -> list[list[list[float]]]:
     """The pad's strokes as this rerun sees them: the mounted pad's state, else the copy kept in
     the session (the pad was unmounted while the page showed the digit mode)."""
     state = st.session_state.get(PAD_KEY)
-    if state is not None:
-        return canvas.clean(state.get("strokes") if hasattr(state, "get") else getattr(state, "strokes", None))
+    if isinstance(state, dict):
+        return canvas.clean(state.get("strokes"))
     return st.session_state.get("number_strokes", [])
 
 
