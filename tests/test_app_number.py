@@ -124,3 +124,15 @@ def test_the_page_says_so_when_no_digit_is_read(app_env, monkeypatch, tmp_path):
     at = number_page(written(STROKES[1], STROKES[7]))
     assert at.subheader[0].value == "No number read" and not at.metric
     assert at.warning[0].value.startswith("This model does not see a digit in what is drawn (2 parts, ")
+
+
+def test_a_drawing_read_before_is_not_read_again(app_env, monkeypatch):
+    """The readings are kept per model file and drawing: the same drawing in a new session (as after
+    Undo, a switch of mode or a sidebar change) is shown without reading it again."""
+    calls = []
+    real = number.segment.read
+    monkeypatch.setattr(number.segment, "read", lambda *args, **kw: calls.append(1) or real(*args, **kw))
+    strokes = written(STROKES[0], STROKES[4], STROKES[0])
+    assert [m.value for m in number_page(strokes).metric] == ["040"] and len(calls) <= 1
+    read = len(calls)
+    assert [m.value for m in number_page(strokes).metric] == ["040"] and len(calls) == read

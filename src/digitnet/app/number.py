@@ -111,7 +111,7 @@ def _drawn() -> list[list[list[float]]]:
 
 
 def read_strokes(net: Any, meta: dict[str, Any], lock: threading.Lock, strokes: list
-          ) -> tuple[segment.Reading | None, str | None]:
+                 ) -> tuple[segment.Reading | None, str | None]:
     """The reading of the strokes, or a one-line reason why there is none."""
     if not strokes:
         return None, None
@@ -122,6 +122,15 @@ def read_strokes(net: Any, meta: dict[str, Any], lock: threading.Lock, strokes: 
         return None, "Too little ink to read: write the digits larger."
     except ValueError as e:
         return None, f"Cannot read this drawing: {views.one_line(e)}"
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _remembered(model: str, strokes: list, _net: Any, _meta: dict[str, Any], _lock: threading.Lock
+                ) -> tuple[segment.Reading | None, str | None]:
+    """:func:`read_strokes`, kept per model file and drawing: after Undo, a switch of mode or a
+    change in the sidebar, a drawing read before shows its reading at once (a read takes up to a
+    second). The arguments with a leading underscore are not part of the key."""
+    return read_strokes(_net, _meta, _lock, strokes)
 
 
 def _answer(reading: segment.Reading | None, problem: str | None, threshold: float) -> None:
@@ -150,11 +159,12 @@ def _answer(reading: segment.Reading | None, problem: str | None, threshold: flo
         st.warning(line)
 
 
-def workbench(net: Any, meta: dict[str, Any], lock: threading.Lock, threshold: float) -> None:
+def workbench(net: Any, meta: dict[str, Any], lock: threading.Lock, threshold: float, model: str) -> None:
     """The wide pad with the parts' boxes over it, and the number read beside it (under it on a
-    phone). The strokes are read before the pad is drawn, so the boxes travel with the pad."""
+    phone). The strokes are read before the pad is drawn, so the boxes travel with the pad.
+    ``model`` names the model file and its version (the key of the readings kept)."""
     strokes = _drawn()
-    reading, problem = read_strokes(net, meta, lock, strokes)
+    reading, problem = _remembered(model, strokes, net, meta, lock)
     pad_col, answer_col = st.columns([2.3, 1], gap="medium")
     with pad_col:
         st.session_state.number_strokes = canvas.pad(

@@ -322,7 +322,7 @@ def _workbench(path: Path, mtime: float, threshold: float, mode: str = number.DI
     """
     try:
         if mode == number.NUMBER:
-            number.workbench(*_model(str(path), mtime), threshold)
+            number.workbench(*_model(str(path), mtime), threshold, model=f"{path.resolve()}@{mtime}")
         else:
             _workbench_parts(path, mtime, threshold)
     except Exception as e:  # a fragment's rerun does not pass through main()
