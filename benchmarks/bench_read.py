@@ -5,8 +5,11 @@ gaps between digits (some pairs pushed together until their strokes touch), vert
 up to a fifth of a digit's height, and some digits drawn as two strokes that do not touch (a one-pixel band erased across
 the digit). Each number is read by :func:`digitnet.segment.read` with the model given (default:
 the shipped one) and counts as right only when every digit is right and none is missing or extra.
+"digits alone" is the share of numbers whose digits the model reads right one by one, each from
+its own crop: what a perfect cutter would read, the ceiling for that model.
 
     .venv/bin/python benchmarks/bench_read.py [--model PATH] [--per-length 200] [--lengths 1-8] [--no-reject]
+                                              [--causes]
 
 Target: at least 97 % of the 4-digit numbers read exactly.
 """
@@ -15,13 +18,17 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections import Counter
+from typing import Any
 
 import numpy as np
 
 from digitnet.data import load_dataset
 from digitnet.models import default_model_path
 from digitnet.persistence import load_model
-from digitnet.segment import read
+from digitnet import reject
+from digitnet.preprocess import to_mnist
+from digitnet.segment import Reading, read
 
 TOUCHING = 0.2
 """Share of neighbouring digits pushed together until they touch."""
@@ -29,28 +36,70 @@ BROKEN = 0.15
 """Share of digits drawn as two strokes that do not touch."""
 
 
-def compose(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One number from ``images (k, 28, 28)``: digits side by side on a dark canvas, ink in [0, 1]."""
-    crops = []
+def strokes(images: np.ndarray, rng: np.random.Generator) -> tuple[list[np.ndarray], list[bool]]:
+    """The digits of one number, ``images (k, 28, 28)`` cropped to their ink columns, some cut in
+    two; and which were cut."""
+    crops, broken = [], []
     for img in images:
         img = img.copy()
         rows = np.flatnonzero(img.max(axis=1) > 0.1)
-        if rng.random() < BROKEN and rows.size > 8:  # a band across the middle: two strokes
+        broken.append(bool(rng.random() < BROKEN and rows.size > 8))
+        if broken[-1]:  # a band across the middle: two strokes
             band = int(rng.integers(rows[0] + rows.size // 3, rows[0] + 2 * rows.size // 3))
             img[band] = 0.0
         cols = np.flatnonzero(img.max(axis=0) > 0.1)
         crops.append(img[:, cols[0]:cols[-1] + 1])  # (28, w)
+    return crops, broken
+
+
+def compose(crops: list[np.ndarray], rng: np.random.Generator
+            ) -> tuple[np.ndarray, list[tuple[int, int]], list[bool]]:
+    """One number from its digits' crops: side by side on a dark canvas, ink in [0, 1]; and each
+    digit's columns ``[x0, x1)`` and whether it touches a neighbour."""
     gaps = [int(rng.integers(-2, 1)) if rng.random() < TOUCHING else int(rng.integers(2, 9))
             for _ in crops[1:]]
     width = 8 + sum(c.shape[1] for c in crops) + sum(gaps) + 8
     canvas = np.zeros((28 + 8, max(width, 16)), np.float32)  # (36, W)
-    x = 8
+    x, spans = 8, []
     for k, crop in enumerate(crops):
         y = int(rng.integers(0, 5))
         region = canvas[y:y + 28, x:x + crop.shape[1]]
         np.maximum(region, crop, out=region)
+        spans.append((x, x + crop.shape[1]))
         x += crop.shape[1] + (gaps[k] if k < len(gaps) else 0)
-    return canvas
+    touching = [any(g <= 0 for g in gaps[max(k - 1, 0):k + 1]) for k in range(len(crops))]
+    return canvas, spans, touching
+
+
+def causes(reading: Reading, truth: str, spans: list[tuple[int, int]], touching: list[bool],
+           broken: list[bool]) -> set[str]:
+    """Why a number was misread, digit by digit: the parts lying mostly within a digit's columns
+    are none (read with a neighbour as one), several (cut in two), one refused, or one misread;
+    "touching" and "two strokes" say how the digit was drawn."""
+    found = set()
+    for k, (a, b) in enumerate(spans):
+        own = [p for p in reading.parts if min(p.box[2], b) - max(p.box[0], a) > 0.5 * (p.box[2] - p.box[0])]
+        if not own:
+            cause = "read as one with a neighbour"
+        elif len(own) > 1:
+            cause = "cut in two"
+        elif own[0].digit is None:
+            cause = "refused"
+        elif own[0].digit != int(truth[k]):
+            cause = "misread"
+        else:
+            continue
+        how = [w for w, flag in (("touching", touching[k]), ("two strokes", broken[k])) if flag]
+        found.add(cause + (f" ({', '.join(how)})" if how else ""))
+    return found
+
+
+def alone(net: Any, meta: dict[str, Any], crops: list[np.ndarray]) -> str:
+    """The number as the model reads its digits one by one, each crop on its own: what a perfect
+    cutter would read."""
+    X = np.array([to_mnist(np.pad(c, 2)) for c in crops], np.float32)  # (k, 784)
+    digits, _, _ = reject.classify(net, meta, X.reshape(-1, *net.input_shape), False)
+    return "".join(map(str, digits))
 
 
 def main() -> None:
@@ -61,6 +110,7 @@ def main() -> None:
     parser.add_argument("--lengths", default="1-8", help="number lengths to measure, e.g. 4 or 1-8")
     parser.add_argument("--no-reject", action="store_true", help="read every part as a digit")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--causes", action="store_true", help="count the misread numbers by cause")
     args = parser.parse_args()
     low, _, high = args.lengths.partition("-")
     net, meta = load_model(args.model)
@@ -69,18 +119,29 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     print(f"model {args.model}; {args.per_length} numbers per length; {TOUCHING:.0%} of neighbours touching, "
           f"{BROKEN:.0%} of digits in two strokes; reject option {'off' if args.no_reject else 'on'}")
-    print("length  exact    digits right  seconds")
+    print("length  exact    digits right  digits alone  seconds")
+    why: Counter[str] = Counter()
     for length in range(int(low), int(high or low) + 1):
-        start, exact, right, total = time.perf_counter(), 0, 0, 0
+        start, exact, right, total, ceiling = time.perf_counter(), 0, 0, 0, 0
         for _ in range(args.per_length):
             idx = rng.integers(len(X), size=length)
             truth = "".join(map(str, y[idx]))
-            got = read(net, meta, compose(X[idx], rng), use_reject=not args.no_reject).number
+            crops, broken = strokes(X[idx], rng)
+            image, spans, touching = compose(crops, rng)
+            reading = read(net, meta, image, use_reject=not args.no_reject)
+            got = reading.number
+            if got != truth:
+                why.update(causes(reading, truth, spans, touching, broken))
             exact += got == truth
             right += sum(a == b for a, b in zip(got, truth)) if len(got) == len(truth) else 0
             total += length
+            ceiling += alone(net, meta, crops) == truth
         print(f"{length:>6}  {exact / args.per_length:6.1%}  {right / total:12.1%}  "
-              f"{time.perf_counter() - start:7.1f}")
+              f"{ceiling / args.per_length:12.1%}  {time.perf_counter() - start:7.1f}")
+    if args.causes:
+        print("numbers misread, by cause (a number may have several):")
+        for cause, count in why.most_common():
+            print(f"{count:6}  {cause}")
 
 
 if __name__ == "__main__":

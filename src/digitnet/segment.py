@@ -84,9 +84,9 @@ JOIN_COST = 1.0
 FRAGMENT = 0.1
 """Bits of a cut piece with less than this share of its ink belong to the digit on the other side."""
 READ_THRESHOLD = 0.5
-"""A digit-sized part is refused only when its calibrated confidence is under this (or under the
-model's own threshold, if lower): 99.9 % of the shipped model's validation digits reach 0.5, while
-its reject option, fitted to keep 99 %, would lose one 4-digit number in 25 over one digit."""
+"""A digit-sized part that the top-probability reject option refuses is still read unless its
+calibrated confidence is under this: 99.9 % of the shipped model's validation digits reach 0.5,
+while its own threshold keeps 99 % and so would lose one 4-digit number in 25 over one digit."""
 
 
 @dataclass
@@ -245,11 +245,12 @@ def valleys(profile: np.ndarray, k: int = CUTS) -> list[int]:
 
 
 class _Reader:
-    """Reads pieces with one model, remembering each piece's box and calibrated scores."""
+    """Reads pieces with one model, remembering each piece's box, calibrated scores ``(10,)`` and
+    whether the model's reject option refuses it."""
 
     def __init__(self, net: Any, meta: dict[str, Any], page: _Page) -> None:
         self.net, self.meta, self.page = net, meta, page
-        self.seen: dict[_Piece, tuple[tuple[int, int, int, int], np.ndarray] | None] = {}
+        self.seen: dict[_Piece, tuple[tuple[int, int, int, int], np.ndarray, bool] | None] = {}
 
     def read(self, pieces: list[_Piece]) -> None:
         """Classify every piece not yet seen, in one batch; an empty piece is None."""
@@ -264,10 +265,11 @@ class _Reader:
             keys.append((p, box))
         X = np.array([r for r in rows if r is not None], np.float32).reshape(-1, 784)  # (m, 784)
         if len(X):
-            _, scores, _ = reject.classify(self.net, self.meta, X.reshape(-1, *self.net.input_shape), False)
+            digits, scores, _ = reject.classify(self.net, self.meta, X.reshape(-1, *self.net.input_shape))
         answers = iter(range(len(X)))
         for (p, box), r in zip(keys, rows):
-            self.seen[p] = None if r is None else (box, scores[next(answers)])  # scores (10,)
+            i = None if r is None else next(answers)
+            self.seen[p] = None if i is None else (box, scores[i], digits[i] is None)
 
 
 def _log_width_prior(digit: int, w: int, h: int) -> float:
@@ -323,7 +325,7 @@ def _part_score(reader: _Reader, piece: _Piece, tall: int, cut: bool) -> float:
     answer = reader.seen[piece]
     if answer is None:
         return -np.inf
-    (x0, y0, x1, y1), scores = answer
+    (x0, y0, x1, y1), scores, _ = answer
     short = y1 - y0 < CUT_HEIGHT * tall
     if cut and (short or x1 - x0 < CUT_WIDTH * tall):
         return -np.inf
@@ -417,26 +419,25 @@ def ink(image: Any) -> np.ndarray:
 def read(net: Any, meta: dict[str, Any], image: Any, use_reject: bool = True) -> Reading:
     """Read the number in ``image`` (anything :func:`digitnet.preprocess.to_grayscale` takes).
 
-    With ``use_reject`` and a model that has reject settings, a part is refused ("not a digit")
-    when its calibrated confidence is under the model's threshold, or, for a part of a digit's
-    size in the line (at least ``CUT_HEIGHT`` of the line height, at most ``MAX_WIDTH`` wide),
-    under the lower of that and :data:`READ_THRESHOLD`.
+    With ``use_reject``, a part is refused ("not a digit") when the model's reject option refuses
+    it (:func:`digitnet.reject.classify`); but a part of a digit's size in the line (at least
+    ``CUT_HEIGHT`` of the line height, at most ``MAX_WIDTH`` wide) that the top calibrated
+    probability refused is read unless that probability is under :data:`READ_THRESHOLD`. A model
+    with a detector (``meta["reject"]["detector"]``) decides by its detector alone.
     """
     page = _Page(ink(image))
     reader = _Reader(net, meta, page)
     found = line(page)
     reader.read(found.candidates())
     tall = found.tall
-    fitted = reject.settings(meta) if use_reject else None
+    lenient = "detector" not in (meta.get("reject") or {})
     reading = Reading()
     for piece in found.best(reader):
-        box, scores = reader.seen[piece]
+        box, scores, refused = reader.seen[piece]
         digit, confidence = int(scores.argmax()), float(scores.max())
-        if fitted is not None:
-            w, h = box[2] - box[0], box[3] - box[1]
-            sized = h >= CUT_HEIGHT * tall and w <= MAX_WIDTH * tall
-            if confidence < (min(fitted["threshold"], READ_THRESHOLD) if sized else fitted["threshold"]):
-                digit = None
+        sized = box[3] - box[1] >= CUT_HEIGHT * tall and box[2] - box[0] <= MAX_WIDTH * tall
+        if use_reject and refused and not (lenient and sized and confidence >= READ_THRESHOLD):
+            digit = None
         reading.parts.append(Part(box, digit, confidence, None if digit is not None else reject.REASON))
     reading.parts.sort(key=lambda part: part.box[0])
     return reading
