@@ -245,12 +245,14 @@ def valleys(profile: np.ndarray, k: int = CUTS) -> list[int]:
 
 
 class _Reader:
-    """Reads pieces with one model, remembering each piece's box, calibrated scores ``(10,)`` and
-    whether the model's reject option refuses it."""
+    """Reads pieces with one model, remembering each piece's box, calibrated scores ``(10,)``,
+    whether the model's reject option refuses it, and the evidence that it is a digit
+    (:func:`digitnet.reject.assess`)."""
 
     def __init__(self, net: Any, meta: dict[str, Any], page: _Page) -> None:
         self.net, self.meta, self.page = net, meta, page
-        self.seen: dict[_Piece, tuple[tuple[int, int, int, int], np.ndarray, bool] | None] = {}
+        self.detector = getattr(net, "detector", None) is not None and reject.settings(meta) is not None
+        self.seen: dict[_Piece, tuple[tuple[int, int, int, int], np.ndarray, bool, float] | None] = {}
 
     def read(self, pieces: list[_Piece]) -> None:
         """Classify every piece not yet seen, in one batch; an empty piece is None."""
@@ -265,11 +267,11 @@ class _Reader:
             keys.append((p, box))
         X = np.array([r for r in rows if r is not None], np.float32).reshape(-1, 784)  # (m, 784)
         if len(X):
-            digits, scores, _ = reject.classify(self.net, self.meta, X.reshape(-1, *self.net.input_shape))
+            scores, evidence, threshold = reject.assess(self.net, self.meta, X.reshape(-1, *self.net.input_shape))
         answers = iter(range(len(X)))
         for (p, box), r in zip(keys, rows):
             i = None if r is None else next(answers)
-            self.seen[p] = None if i is None else (box, scores[i], digits[i] is None)
+            self.seen[p] = None if i is None else (box, scores[i], bool(evidence[i] < threshold), float(evidence[i]))
 
 
 def _log_width_prior(digit: int, w: int, h: int) -> float:
@@ -318,19 +320,22 @@ def lattice(page: _Page, piece: _Piece, tall: int) -> _Lattice:
 
 
 def _part_score(reader: _Reader, piece: _Piece, tall: int, cut: bool) -> float:
-    """How likely ``piece`` is one digit: ``log confidence + WIDTH_WEIGHT * log width prior``;
+    """How likely ``piece`` is one digit: ``log confidence + WIDTH_WEIGHT * log width prior``, plus
+    the log of the detector's probability that it is a digit for a model that has one;
     a piece lower than ``CUT_HEIGHT`` or narrower than ``CUT_WIDTH`` of the line height ``tall``
     scores ``-inf`` when cut from a part (a sliver the model would read as a "1"), ``SHORT_COST`` less when it is a part of its own
     (a stroke of a digit drawn apart, or a mark that is no digit). The piece must be read."""
     answer = reader.seen[piece]
     if answer is None:
         return -np.inf
-    (x0, y0, x1, y1), scores, _ = answer
+    (x0, y0, x1, y1), scores, _, evidence = answer
     short = y1 - y0 < CUT_HEIGHT * tall
     if cut and (short or x1 - x0 < CUT_WIDTH * tall):
         return -np.inf
     digit = int(scores.argmax())
     score = np.log(max(float(scores[digit]), 1e-12)) + WIDTH_WEIGHT * _log_width_prior(digit, x1 - x0, max(y1 - y0, tall))
+    if reader.detector:  # its probability that the piece is a digit: low for halves of digits
+        score += np.log(max(evidence, 1e-12))
     return score - SHORT_COST if short else score
 
 
@@ -423,20 +428,20 @@ def read(net: Any, meta: dict[str, Any], image: Any, use_reject: bool = True) ->
     it (:func:`digitnet.reject.classify`); but a part of a digit's size in the line (at least
     ``CUT_HEIGHT`` of the line height, at most ``MAX_WIDTH`` wide) that the top calibrated
     probability refused is read unless that probability is under :data:`READ_THRESHOLD`. A model
-    with a detector (``meta["reject"]["detector"]``) decides by its detector alone.
+    with a detector (``net.detector``) decides by its detector alone.
     """
     page = _Page(ink(image))
     reader = _Reader(net, meta, page)
     found = line(page)
     reader.read(found.candidates())
     tall = found.tall
-    lenient = "detector" not in (meta.get("reject") or {})
     reading = Reading()
     for piece in found.best(reader):
-        box, scores, refused = reader.seen[piece]
+        box, scores, refused, _ = reader.seen[piece]
         digit, confidence = int(scores.argmax()), float(scores.max())
         sized = box[3] - box[1] >= CUT_HEIGHT * tall and box[2] - box[0] <= MAX_WIDTH * tall
-        if use_reject and refused and not (lenient and sized and confidence >= READ_THRESHOLD):
+        kept = sized and confidence >= READ_THRESHOLD and not reader.detector  # refused on the top probability alone
+        if use_reject and refused and not kept:
             digit = None
         reading.parts.append(Part(box, digit, confidence, None if digit is not None else reject.REASON))
     reading.parts.sort(key=lambda part: part.box[0])
