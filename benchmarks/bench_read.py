@@ -6,7 +6,8 @@ up to a fifth of a digit's height, and some digits drawn as two strokes that do 
 the digit). Each number is read by :func:`digitnet.segment.read` with the model given (default:
 the shipped one) and counts as right only when every digit is right and none is missing or extra.
 "digits alone" is the share of numbers whose digits the model reads right one by one, each from
-its own crop: what a perfect cutter would read, the ceiling for that model.
+its own crop: what a cutter that finds every digit's crop would read, without the closing that
+:mod:`digitnet.segment` gives a digit in two strokes (so the cutter may do better on those).
 
     .venv/bin/python benchmarks/bench_read.py [--model PATH] [--per-length 200] [--lengths 1-8] [--no-reject]
                                               [--causes]
@@ -95,8 +96,7 @@ def causes(reading: Reading, truth: str, spans: list[tuple[int, int]], touching:
 
 
 def alone(net: Any, meta: dict[str, Any], crops: list[np.ndarray]) -> str:
-    """The number as the model reads its digits one by one, each crop on its own: what a perfect
-    cutter would read."""
+    """The number as the model reads its digits one by one, each crop on its own."""
     X = np.array([to_mnist(np.pad(c, 2)) for c in crops], np.float32)  # (k, 784)
     digits, _, _ = reject.classify(net, meta, X.reshape(-1, *net.input_shape), False)
     return "".join(map(str, digits))
