@@ -1,7 +1,8 @@
 """The reject option measured: digits kept, non-digits rejected, accuracy on what is kept, calibration.
 
-With the model's own reject settings (temperature and threshold fitted on validation digits when
-it was trained, ``digitnet.reject``):
+With the model's own reject settings (``digitnet.reject``: a temperature, and a threshold on the
+detector's score or, for a model without a detector, on the top calibrated probability, fitted
+on validation digits the model was not trained on):
 
 * MNIST test digits kept (target >= 99 %) and the accuracy on those kept (target >= 99.6 %);
 * MNIST test digits redrawn as canvas strokes (``bench_strokes``: brushes 4 % to 20 % of the
@@ -77,29 +78,36 @@ def main() -> None:
     fitted = reject.settings(meta)
     if not fitted:
         raise SystemExit(f"{args.model} has no reject settings: train it with digitnet train (validation > 0)")
-    T, threshold = fitted["temperature"], fitted["threshold"]
+    T = fitted["temperature"]
     data = load_dataset("mnist", args.data_dir, validation=10_000)
     test = data.test
-    print(f"model {args.model}; temperature {T:.3f}, threshold {threshold:.4f} (keeps "
-          f"{meta['reject'].get('keep', 0.99):.0%} of {meta['reject'].get('validation', '?')} validation digits)")
+    detector = meta["reject"].get("detector") if net.detector is not None else None
+    kind = (f"detector (threshold {detector['threshold']:.4f}, keeps {detector['keep']:.1%}"
+            if detector else f"top calibrated probability (threshold {fitted['threshold']:.4f}, keeps "
+            f"{meta['reject'].get('keep', 0.99):.0%}")
+    print(f"model {args.model}; temperature {T:.3f}; 'not a digit' by the {kind} of "
+          f"{meta['reject'].get('validation', '?')} validation digits)")
+
+    def evidence(X: np.ndarray) -> tuple[np.ndarray, float]:
+        _, e, threshold = reject.assess(net, meta, X)
+        return e, threshold
 
     P = net.predict_proba(test.X)  # (n, 10)
     calibrated = reject.calibrate(P, T)  # (n, 10)
-    score = calibrated.max(axis=1)  # (n,)
+    score, threshold = evidence(test.X)  # (n,)
     kept = score >= threshold
     right = calibrated.argmax(axis=1) == test.y
     print(f"MNIST test digits kept:            {kept.mean():7.2%}  (target >= 99%)")
     print(f"accuracy on kept MNIST test:       {right[kept].mean():7.2%}  (target >= 99.6%; all: {right.mean():.2%})")
 
     images = test.X[:args.strokes].reshape(-1, 28, 28)
-    stroke_scores = np.concatenate([reject.calibrate(net.predict_proba(stroke_set(images, w)), T).max(axis=1)
-                                    for w in STROKE_WIDTHS])
+    stroke_scores = np.concatenate([evidence(stroke_set(images, w))[0] for w in STROKE_WIDTHS])
     print(f"stroke-drawn digits kept:          {np.mean(stroke_scores >= threshold):7.2%}  (target >= 99%; "
           f"{args.strokes} digits x brushes {', '.join(f'{w:.0%}' for w in STROKE_WIDTHS)})")
 
     rng = np.random.default_rng(2024)
-    held = reject.calibrate(net.predict_proba(held_out_outliers(args.outliers, rng)), T).max(axis=1)
-    train_family = reject.calibrate(net.predict_proba(training_outliers(args.outliers, test.X, rng)), T).max(axis=1)
+    held = evidence(held_out_outliers(args.outliers, rng))[0]
+    train_family = evidence(training_outliers(args.outliers, test.X, rng))[0]
     print(f"held-out non-digits rejected:      {np.mean(held < threshold):7.2%}  (target >= 90%)")
     print(f"training-family non-digits rejected: {np.mean(train_family < threshold):5.2%}  "
           "(made from MNIST test digits and DejaVu; for comparison)")

@@ -119,7 +119,9 @@ def test_the_page_says_so_when_no_digit_is_read(app_env, monkeypatch, tmp_path):
     """A model whose reject option flattens every score (temperature 1000: each near 0.1) refuses
     every part, whatever is drawn."""
     net, meta = load_model(default_model_path())
-    save_model(tmp_path / "refuses.npz", net, {**meta, "reject": {**meta["reject"], "temperature": 1000.0}})
+    net.detector = None  # the top probability decides
+    settings = {k: v for k, v in meta["reject"].items() if k != "detector"}
+    save_model(tmp_path / "refuses.npz", net, {**meta, "reject": {**settings, "temperature": 1000.0}})
     monkeypatch.setenv("DIGITNET_MODEL", str(tmp_path / "refuses.npz"))
     at = number_page(written(STROKES[1], STROKES[7]))
     assert at.subheader[0].value == "No number read" and not at.metric

@@ -65,14 +65,18 @@ def test_bad_files_get_one_line_each_and_the_rest_are_read(mnist_dir, tmp_path, 
 
 
 def test_predict_says_not_a_digit_and_no_reject_turns_it_off(mnist_dir, tmp_path, capsys):
-    """A model whose threshold nothing reaches answers "not a digit" with the scores; --no-reject
-    answers the digit."""
+    """A model whose threshold nothing reaches, and whose temperature flattens every score to about
+    0.1 (so that ``read`` refuses a digit-sized part too), answers "not a digit" with the scores;
+    --no-reject answers the digit."""
     from digitnet.models import default_model_path
     from digitnet.persistence import load_model, save_model
 
     net, meta = load_model(default_model_path())
+    net.detector = None  # the threshold on the top probability decides
     strict = tmp_path / "strict.npz"
-    save_model(strict, net, {"training": meta["training"], "reject": {**meta["reject"], "threshold": 1.01}})
+    save_model(strict, net, {"training": meta["training"],
+                             "reject": {k: v for k, v in meta["reject"].items() if k != "detector"}
+                             | {"threshold": 1.01, "temperature": 1000.0}})
     test = load_dataset("mnist", mnist_dir, validation=0).test
     seven = tmp_path / "seven.png"
     Image.fromarray((test.X[0].reshape(28, 28) * 255).astype(np.uint8)).save(seven)

@@ -25,7 +25,7 @@ from .nn.layers import Dropout, Layer, layer_from_config
 from .nn.network import Network, confusion_matrix, dense_stack
 from .nn.optimizers import OPTIMIZERS, SCHEDULES
 from .convert import ConvertError, read_book_pickle, to_network
-from . import examples, finetune, reject
+from . import detector, examples, finetune, reject
 from .persistence import ModelFileError, check_architecture, load_model, save_model
 from .presets import DEFAULTS, PRESETS
 from .training import TrainConfig, TrainingDiverged, TrainState, fit, load_checkpoint
@@ -212,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     examples.register(sub)
     finetune.register(sub)
+    detector.register(sub)
     return parser
 
 
@@ -558,6 +559,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return examples.run(args)
         if args.command == "finetune":
             return finetune.cmd_finetune(args, argv)
+        if args.command == "detector":
+            return detector.cmd_detector(args, argv)
         return cmd_evaluate(args)
     except (UsageError, DataError, ModelFileError, ConvertError, ValueError) as e:
         print(f"digitnet: error: {e}", file=sys.stderr)

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__, safeio
+from .detector import forward as detector_features
 from .nn.activations import ACTIVATIONS
 from .nn.costs import COSTS
 from .nn.layers import INITS
@@ -122,9 +123,12 @@ def save_model(path: str | os.PathLike, net: Network, metadata: dict[str, Any] |
                extra_arrays: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
     """Save ``net`` and ``metadata`` to ``path`` (atomic); returns the metadata written.
 
-    ``extra_arrays`` (optimizer state, best weights of a checkpoint) are stored and hashed too.
+    ``extra_arrays`` (optimizer state, best weights of a checkpoint) are stored and hashed too, and
+    so is ``net.detector`` (``"detector.<layer>.<name>"``), whose architecture is the metadata's
+    ``reject.detector.architecture``.
     """
-    arrays = {**net.state_dict(), **(extra_arrays or {})}
+    head = {} if net.detector is None else net.detector.state_dict()
+    arrays = {**net.state_dict(), **{f"detector.{k}": v for k, v in head.items()}, **(extra_arrays or {})}
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -585,11 +589,35 @@ def build_from_metadata(meta: dict[str, Any], arrays: dict[str, np.ndarray], nam
     try:
         net = Network.from_config(meta["architecture"])
         own = net.state_dict()
-        weights = {k: v for k, v in arrays.items() if not k.startswith(("opt.", "best."))}
+        weights = {k: v for k, v in arrays.items() if not k.startswith(("opt.", "best.", "detector."))}
         if set(weights) != set(own):
             missing, extra = sorted(set(own) - set(weights)), sorted(set(weights) - set(own))
             raise ValueError(f"missing {missing}, unexpected {extra}")
         net.load_state_dict(weights)
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{name}: the architecture does not match the weights ({_one_line(e)})") from None
+    head = {k.removeprefix("detector."): v for k, v in arrays.items() if k.startswith("detector.")}
+    if head:
+        net.detector = _detector(net, meta, head, name)
     return net
+
+
+def _detector(net: Network, meta: dict[str, Any], weights: dict[str, np.ndarray], name: str) -> Network:
+    """The "not a digit" detector of ``net`` (``digitnet.detector``) from its arrays and section."""
+    section = meta.get("reject", {}).get("detector") if isinstance(meta.get("reject"), dict) else None
+    try:
+        if not isinstance(section, dict):
+            raise ValueError("no reject.detector section describes them")
+        _num(section.get("threshold"), "reject.detector.threshold", 0.0, 1.0)
+        _num(section.get("floor"), "reject.detector.floor", 0.0, 1.0)
+        at = _int(section.get("features"), "reject.detector.features", -1, len(net.layers) - 1)
+        check_architecture(section.get("architecture"))
+        head = Network.from_config(section["architecture"])
+        head.load_state_dict(weights)
+        width = detector_features(net, np.zeros((1, *net.input_shape), net.dtype), at)[0].shape[1]
+        if head.input_shape != (width,) or head.output_shape != (1,):
+            raise ValueError(f"it reads {head.input_shape} and gives {head.output_shape}, where the "
+                             f"features are ({width},) and its answer one number")
+    except (_Invalid, KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(f"{name}: the detector's arrays do not fit the model ({_one_line(e)})") from None
+    return head

@@ -11,8 +11,17 @@ metadata under ``"reject"``, turn that into a decision:
   time;
 * a threshold on the top calibrated probability that keeps :data:`KEEP` of the validation digits.
 
-``classify(net, meta, X)`` is what the CLI and the app call. A model file without ``"reject"``
-(trained before it existed) is never rejected.
+A model may also carry a detector (:mod:`digitnet.detector`, ``digitnet detector``): a small
+network trained by outlier exposure on the classifier's features, which leaves the classifier's
+accuracy as it is. Where it is present, a row is "not a digit" when the detector's score, the
+probability that the row is a digit, is under a threshold that keeps :data:`KEEP_DETECTOR` of the
+validation digits, or when the model cannot tell which digit it is: its top calibrated probability
+under a floor that :data:`KEEP_FLOOR` of the validation digits reach (a scribble the detector
+lets through rarely looks like one digit more than like the others).
+
+``classify(net, meta, X)`` is what the CLI and the app call; ``assess`` gives the evidence and the
+threshold behind it. A model file without ``"reject"`` (trained before it existed) is never
+rejected.
 """
 
 from __future__ import annotations
@@ -21,9 +30,15 @@ from typing import Any
 
 import numpy as np
 
+from . import detector
+
 REASON = "not a digit"
 KEEP = 0.99
-"""The share of validation digits the threshold keeps."""
+"""The share of validation digits the top-probability threshold keeps."""
+KEEP_DETECTOR = 0.998
+"""The share of validation digits the detector's threshold keeps."""
+KEEP_FLOOR = 0.999
+"""The share of validation digits whose top calibrated probability reaches the floor."""
 TEMPERATURES = np.exp(np.linspace(np.log(0.25), np.log(8.0), 241))  # (241,) the grid T is chosen on
 EPS = 1e-12
 
@@ -72,23 +87,57 @@ def settings(meta: dict[str, Any]) -> dict[str, Any] | None:
     return {"temperature": float(T), "threshold": float(threshold)}
 
 
+def fit_detector(net: Any, head: Any, X: np.ndarray, temperature: float) -> dict[str, Any]:
+    """The detector part of the ``"reject"`` section for ``head`` on ``net``: its feature layer,
+    the threshold on its score that keeps :data:`KEEP_DETECTOR` of the validation digits
+    ``X (n, 784)``, and the floor on the top probability at ``temperature`` that keeps :data:`KEEP_FLOOR`."""
+    at = detector.feature_layer(net)
+    F, A = detector.forward(net, X, at)  # (n, f), (n, 10)
+    score = head.predict_raw(F)[:, 0]  # (n,)
+    top = calibrate(net.to_proba(A), temperature).max(axis=1)  # (n,)
+    return {"features": at, "threshold": float(np.quantile(score, 1.0 - KEEP_DETECTOR)), "keep": KEEP_DETECTOR,
+            "floor": float(np.quantile(top, 1.0 - KEEP_FLOOR)), "keep_floor": KEEP_FLOOR,
+            "architecture": head.config()}
+
+
+def assess(net: Any, meta: dict[str, Any], X: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(scores (n, 10), evidence (n,), threshold)`` for the rows of ``X (n, 784)``: a row is
+    "not a digit" when its evidence is under the threshold.
+
+    The evidence is the detector's score where the model has one (``net.detector``, with its
+    section ``meta["reject"]["detector"]``), set to 0 where the top calibrated probability is
+    under the section's floor; else the top calibrated probability. For a model without reject
+    settings it is the top raw probability, with a threshold of 0 (nothing is rejected).
+    """
+    fitted = settings(meta)
+    head = getattr(net, "detector", None) if fitted else None  # any object with predict_proba will do
+    if head is not None:
+        section = meta["reject"]["detector"]
+        F, A = detector.forward(net, X, section["features"])  # (n, f), (n, 10)
+        P = net.to_proba(A)  # (n, 10)
+    else:
+        P = net.predict_proba(X)  # (n, 10)
+    scores = calibrate(P, fitted["temperature"]) if fitted else P  # (n, 10)
+    if head is not None:
+        evidence = np.where(scores.max(axis=1) >= section["floor"], head.predict_raw(F)[:, 0], 0.0)  # (n,)
+        return scores, evidence, float(section["threshold"])
+    return scores, scores.max(axis=1), fitted["threshold"] if fitted else 0.0
+
+
 def classify(net: Any, meta: dict[str, Any], X: np.ndarray, reject: bool = True
              ) -> tuple[list[int | None], np.ndarray, list[str | None]]:
     """Read each row of ``X (n, 784)``: ``(digits, scores, reasons)``.
 
     ``scores (n, 10)`` are the calibrated probabilities (the raw ones for a model without reject
     settings). ``digits[i]`` is the top digit, or None with ``reasons[i] == "not a digit"`` when
-    its score is under the model's threshold and ``reject`` is on.
+    its evidence (``assess``) is under the model's threshold and ``reject`` is on.
     """
-    P = net.predict_proba(X)  # (n, 10)
-    fitted = settings(meta)
-    scores = calibrate(P, fitted["temperature"]) if fitted else P  # (n, 10)
+    scores, evidence, threshold = assess(net, meta, X)
     top = scores.argmax(axis=1)  # (n,)
-    confidence = scores.max(axis=1)  # (n,)
     digits: list[int | None] = []
     reasons: list[str | None] = []
-    for d, c in zip(top, confidence):
-        rejected = reject and fitted is not None and c < fitted["threshold"]
+    for d, e in zip(top, evidence):
+        rejected = reject and e < threshold
         digits.append(None if rejected else int(d))
         reasons.append(REASON if rejected else None)
     return digits, scores, reasons

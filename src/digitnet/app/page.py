@@ -117,14 +117,14 @@ def _curve(frame: pd.DataFrame, field: str, fmt: str) -> alt.Chart:
     )
 
 
-def _not_a_digit(meta: dict[str, Any], proba: np.ndarray) -> tuple[np.ndarray, bool]:
-    """The model's calibrated scores ``(10,)`` and whether its reject option (``digitnet.reject``,
-    fitted when it was trained) calls the input not a digit; the raw scores for a model without one."""
-    fitted = reject.settings(meta)
-    if fitted is None:
-        return proba, False
-    scores = reject.calibrate(proba[None], fitted["temperature"])[0]  # (1, 10) -> (10,)
-    return scores, float(scores.max()) < fitted["threshold"]
+def _not_a_digit(net: Network, meta: dict[str, Any], lock: threading.Lock, x: np.ndarray
+                 ) -> tuple[np.ndarray, bool]:
+    """The model's calibrated scores ``(10,)`` for one input ``x (784,)`` and whether its reject
+    option (``digitnet.reject``: its detector, or its threshold on the top score) calls it not a
+    digit; the raw scores for a model without one."""
+    with lock:
+        scores, evidence, threshold = reject.assess(net, meta, x.reshape(1, *net.input_shape))  # (1, 10), (1,)
+    return scores[0], bool(evidence[0] < threshold)
 
 
 def _show_reading(net: Network, proba: np.ndarray, threshold: float, heading: str = "Prediction",
@@ -354,7 +354,7 @@ def _workbench_parts(path: Path, mtime: float, threshold: float) -> None:
             else:
                 st.caption("Nothing to read yet: draw a digit, or upload an image of one.")
         else:
-            proba, not_a_digit = _not_a_digit(meta, _proba(net, lock, x))
+            proba, not_a_digit = _not_a_digit(net, meta, lock, x)
             _show_reading(net, proba, threshold, not_a_digit=not_a_digit)
             teach.feedback(x, proba, image, path)
     with seen_col:

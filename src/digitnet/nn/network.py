@@ -111,6 +111,9 @@ class Network:
         self.output = last.name if isinstance(last, ActivationLayer) else "linear"
         self.cost_name = cost
         self.cost = get_cost(cost, self.output)
+        # A second network that reads this one's features and scores "is this a digit?" (set by
+        # digitnet.persistence when the model file holds one; see digitnet.detector).
+        self.detector: Network | None = None
 
     @property
     def min_batch(self) -> int:
