@@ -71,6 +71,8 @@ def test_model_card_comes_from_the_metadata(app_env):
     net, meta = load_model(default_model_path())
     page = texts(at)
     assert meta["training"]["command"] in [c.value for c in at.code]
+    assert meta["reject"]["detector"]["command"] in [c.value for c in at.code]  # how its detector was made
+    assert '"Not a digit" detector' in page
     assert net.describe() in page
     assert f"{meta['test_accuracy']:.2%}" in page
     assert meta["dataset"]["name"] in page

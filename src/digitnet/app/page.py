@@ -190,6 +190,11 @@ def _model_card(net: Network, meta: dict[str, Any], path: Path) -> None:
     st.markdown("\n".join(f"- **{k}**: {v}" for k, v in rows.items()))
     st.markdown("**Training command**")
     st.code(training.get("command") or "not recorded", language="bash", wrap_lines=True)
+    detector = (meta.get("reject") or {}).get("detector")
+    if net.detector is not None and isinstance(detector, dict):
+        st.markdown(f"**\"Not a digit\" detector**: a small network on this one's features, trained on "
+                    f"generated non-digits; it keeps {detector['keep']:.1%} of the validation digits")
+        st.code(detector.get("command") or "not recorded", language="bash", wrap_lines=True)
     history = views.history_rows(meta)
     if history:
         frame = pd.DataFrame(history)
