@@ -126,7 +126,8 @@ def test_switching_modes_keeps_each_drawing(page):
     expect_number(page, "41")
     switch(page, number.DIGIT)
     expect_heading(page, "Prediction: none")
-    assert page.locator(NUMBER_PAD).count() == 0 and page.get_by_text("Draw a digit", exact=True).count() == 1
+    page.locator(NUMBER_PAD).wait_for(state="detached")  # a busy server may still be replacing the page
+    page.get_by_text("Draw a digit", exact=True).wait_for()
     switch(page, number.NUMBER)
     expect_number(page, "41")
     clear(page)
