@@ -15,9 +15,9 @@ def some_digits(n=40, seed=0):
     rng = np.random.default_rng(seed)
     X = np.zeros((n, 28, 28), np.float32)
     for img in X:
-        c = rng.integers(8, 18)
-        img[4:24, c:c + 3] = 1.0
-        img[4:7, c - 4:c + 6] = 1.0
+        c, h, left, right = rng.integers(8, 18), rng.integers(12, 21), rng.integers(1, 6), rng.integers(4, 9)
+        img[4:4 + h, c:c + 3] = 1.0  # T shapes of different sizes: two pairs of them differ
+        img[4:7, c - left:c + right] = 1.0
     return X.reshape(n, 784)
 
 

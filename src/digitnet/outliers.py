@@ -138,6 +138,23 @@ def _overlapped(digits: np.ndarray) -> Callable[[np.random.Generator], np.ndarra
     return make
 
 
+def _pair(digits: np.ndarray) -> Callable[[np.random.Generator], np.ndarray | None]:
+    """Two digits of ``digits (n, 784)`` side by side, touching or up to 2 px apart: what a
+    number's reader must not take for one digit."""
+    def make(rng: np.random.Generator) -> np.ndarray | None:
+        a, b = digits[rng.integers(len(digits), size=2)].reshape(2, 28, 28)
+        a, b = a[:, a.max(axis=0) > 0.1], b[:, b.max(axis=0) > 0.1]  # (28, wa), (28, wb): their ink columns
+        if not (a.size and b.size):
+            return None
+        gap = int(rng.integers(-3, 3))  # columns between them; below 0 they overlap
+        canvas = np.zeros((28, a.shape[1] + max(gap, 0) + b.shape[1]), np.float32)  # (28, w)
+        canvas[:, :a.shape[1]] = a
+        start = a.shape[1] + gap
+        canvas[:, start:start + b.shape[1]] = np.maximum(canvas[:, start:start + b.shape[1]], b)
+        return to_field(canvas)
+    return make
+
+
 def _cut(digits: np.ndarray) -> Callable[[np.random.Generator], np.ndarray | None]:
     """A digit of ``digits (n, 784)`` with 40 % to 60 % of it erased from one side."""
     def make(rng: np.random.Generator) -> np.ndarray | None:
@@ -203,12 +220,14 @@ def _sample(makers: list[tuple[float, Callable]], n: int, rng: np.random.Generat
 
 
 def training_outliers(n: int, digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``n`` training outliers ``(n, 784)``: DejaVu letters and symbols as strokes (45 %), scribbles
-    (25 %), dots and lines (10 %), overlapped (10 %) and cut (10 %) digits from ``digits (m, 784)``."""
+    """``n`` training outliers ``(n, 784)``: DejaVu letters and symbols as strokes (40 %), scribbles
+    (20 %), dots and lines (10 %), overlapped (10 %), cut (10 %) and side-by-side pairs of (10 %)
+    digits from ``digits (m, 784)``."""
     fonts = font_files(TRAIN_FONTS)
-    makers = [(0.25, _scribble), (0.10, _dots_and_lines), (0.10, _overlapped(digits)), (0.10, _cut(digits))]
+    makers = [(0.20, _scribble), (0.10, _dots_and_lines), (0.10, _overlapped(digits)), (0.10, _cut(digits)),
+              (0.10, _pair(digits))]
     if fonts:
-        makers.append((0.45, _glyphs(fonts)))
+        makers.append((0.40, _glyphs(fonts)))
     return _sample(makers, n, rng)
 
 
