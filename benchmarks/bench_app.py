@@ -22,6 +22,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -110,19 +111,24 @@ def measure(url: str, strokes: int) -> list[float]:
     return times
 
 
+def against_server(measure: Callable[[str, int], list[float]], count: int, model: str | None) -> np.ndarray:
+    """``measure(url, count)`` run against a fresh app server on a free local port: its times (ms)."""
+    port = _free_port()
+    with tempfile.TemporaryFile("w+") as log:
+        server = _serve(port, model, log)
+        try:
+            return np.array(measure(f"http://127.0.0.1:{port}", count))
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--strokes", type=int, default=30, help="strokes timed (default: 30)")
     parser.add_argument("--model", help="model file (default: the shipped model)")
     args = parser.parse_args()
-    port = _free_port()
-    with tempfile.TemporaryFile("w+") as log:
-        server = _serve(port, args.model, log)
-        try:
-            times = np.array(measure(f"http://127.0.0.1:{port}", args.strokes))
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    times = against_server(measure, args.strokes, args.model)
     median, p95 = float(np.median(times)), float(np.percentile(times, 95))
     print("pen-up to answer (ms):", " ".join(f"{t:.0f}" for t in times))
     print(f"strokes {len(times)}  min {times.min():.0f} ms  median {median:.0f} ms  p95 {p95:.0f} ms  "

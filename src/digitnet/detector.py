@@ -112,7 +112,7 @@ def add_to_model(model: str | Path, output: str | Path, data_dir: str | Path | N
     from .data import load_dataset
     from .fast import accelerate
     from .outliers import training_outliers
-    from .persistence import load_model, save_model
+    from .persistence import carried_metadata, load_model, save_model
 
     net, meta = load_model(model)
     accelerate(net)
@@ -137,9 +137,7 @@ def add_to_model(model: str | Path, output: str | Path, data_dir: str | Path | N
                "detector": {**reject.fit_detector(net, net.detector, data.validation.X, section["temperature"]),
                             "outliers": outliers, "seed": seed, "command": command,
                             "seconds": round(time.perf_counter() - start, 1)}}
-    kept = {k: v for k, v in meta.items()
-            if k not in ("arrays", "architecture", "format", "format_version", "created", "digitnet_version")}
-    save_model(output, net, {**kept, "reject": section})
+    save_model(output, net, {**carried_metadata(meta), "reject": section})
     return section
 
 

@@ -36,7 +36,7 @@ from .data import Split, one_hot
 from .examples import NOT_A_DIGIT, digest, file_sha256
 from .nn.network import Network
 from .nn.optimizers import make_optimizer
-from .persistence import load_model, save_model
+from .persistence import carried_metadata, load_model, save_model
 
 MIN_EXAMPLES = 5
 """Fewer examples than this are too few to learn a style from (and to hold one aside)."""
@@ -176,8 +176,7 @@ def teach(base: str | Path, X: np.ndarray, y: np.ndarray, rehearsal: Split, test
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     after = {"held_out": accuracy(net, X[held], y[held], meta), "mnist_test": accuracy(net, test.X, test.y)}
     report = Report(len(train), len(held), before, after, seconds, cpu_seconds)
-    new_meta = {k: v for k, v in meta.items()
-                if k not in ("arrays", "architecture", "format", "format_version", "created", "digitnet_version")}
+    new_meta = carried_metadata(meta)
     new_meta.update(
         test_accuracy=after["mnist_test"],
         finetune={

@@ -146,6 +146,13 @@ def save_model(path: str | os.PathLike, net: Network, metadata: dict[str, Any] |
     return meta
 
 
+def carried_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    """The sections of a loaded model's ``meta`` that a model made from it keeps (training,
+    dataset, history, reject, ...); ``save_model`` writes the others anew."""
+    written = ("arrays", "architecture", "format", "format_version", "created", "digitnet_version")
+    return {k: v for k, v in meta.items() if k not in written}
+
+
 # -- reading the archive ------------------------------------------------------------------------
 def _parse_npy(blob: bytes, where: str) -> np.ndarray:
     """An array from the bytes of one ``.npy`` member; only the header form NumPy writes is accepted."""
