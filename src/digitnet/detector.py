@@ -107,7 +107,7 @@ def add_to_model(model: str | Path, output: str | Path, data_dir: str | Path | N
     the head (only the first ``limit`` digits, for quick runs); its threshold and the temperature
     are fitted on the validation digits. Returns the new ``"reject"`` section.
     """
-    from . import reject
+    from . import reject  # reject and persistence import this module: their imports wait until here
     from .augment import Augmenter
     from .data import load_dataset
     from .fast import accelerate
@@ -145,7 +145,7 @@ def register(sub) -> None:
     """Add ``digitnet detector`` to the CLI's subparsers."""
     d = sub.add_parser("detector", help="give a model a 'not a digit' detector (outlier exposure)",
                        description="Train a small network on a model's features to tell digits from generated "
-                                   "non-digits (letters, scribbles, cut and overlapped digits), and save the "
+                                   "non-digits (letters, scribbles, cut, overlapped and paired digits), and save the "
                                    "model with it; the model's digit classifier is not changed.")
     d.add_argument("model", type=Path, nargs="?", metavar="MODEL",
                    help="model file (default: the model shipped with digitnet)")
