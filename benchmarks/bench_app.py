@@ -13,6 +13,7 @@ against the targets of 100 ms and 200 ms.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import socket
@@ -22,7 +23,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -85,18 +86,28 @@ def _draw(page, stroke) -> None:
     page.mouse.up()
 
 
-def measure(url: str, strokes: int) -> list[float]:
-    """Milliseconds from pen-up to the expected answer on screen, one per stroke."""
+@contextlib.contextmanager
+def clocked_page(url: str) -> Iterator[Any]:
+    """A headless Chromium page (fresh profile, 1400 x 1000) at ``url``, with the pen-up clock."""
     from playwright.sync_api import sync_playwright
 
-    times = []
     with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
         context = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True, args=ARGS,
                                                        viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.add_init_script(f"({CLOCK})()")
-        page.goto(url)
+        try:
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            page.add_init_script(f"({CLOCK})()")
+            page.goto(url)
+            yield page
+        finally:
+            context.close()
+
+
+def measure(url: str, strokes: int) -> list[float]:
+    """Milliseconds from pen-up to the expected answer on screen, one per stroke."""
+    times = []
+    with clocked_page(url) as page:
         page.locator(PAD).wait_for(state="visible")
         digits = list(STROKES)
         for n in range(strokes + 1):  # the first stroke warms the server's caches and is not counted
@@ -107,7 +118,6 @@ def measure(url: str, strokes: int) -> list[float]:
                 times.append(ms)
             page.locator(".pad button", has_text="Clear").click()
             page.evaluate(SEEN, "Prediction: none")
-        context.close()
     return times
 
 

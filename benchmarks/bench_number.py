@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_app import ARGS, CHROMIUM, CLOCK, STROKES, against_server  # noqa: E402
+from bench_app import STROKES, against_server, clocked_page  # noqa: E402
 
 PAD = "canvas[aria-label='drawing canvas: write a number']"
 WIDTH = 840  # canvas units across the number pad (digitnet.app.number.WIDTH)
@@ -51,16 +50,8 @@ def _write(page, digit: str, place: int, down: float = 0.0) -> None:
 
 def measure(url: str, trials: int, number: str = "1707") -> list[float]:
     """Milliseconds from the last digit's pen-up to ``number`` on screen, one per trial."""
-    from playwright.sync_api import sync_playwright
-
     times = []
-    with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        context = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True, args=ARGS,
-                                                       viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.add_init_script(f"({CLOCK})()")
-        page.goto(url)
+    with clocked_page(url) as page:
         page.locator("[data-testid=stButtonGroup]").get_by_text("Number", exact=True).click()
         page.locator(PAD).wait_for(state="visible")
         for n in range(trials + 1):  # the first trial warms the server's caches and is not counted
@@ -74,7 +65,6 @@ def measure(url: str, trials: int, number: str = "1707") -> list[float]:
                 times.append(ms)
             page.locator(".pad button", has_text="Clear").click()
             page.get_by_text("Number: none", exact=True).wait_for()
-        context.close()
     return times
 
 
