@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 from digitnet.data import load_dataset
 from digitnet.models import default_model_path
 from digitnet.persistence import load_model
-from digitnet.preprocess import BlankImageError
+from digitnet.preprocess import BlankImageError, to_mnist
 from digitnet import reject, segment
 from digitnet.segment import _Page, _Piece, components, lattice, merge_overlapping, read, valleys
 
@@ -146,6 +146,21 @@ def test_a_one_touching_its_neighbour_is_cut_off(model, mnist):
     assert tried >= 10 and right / tried >= 0.4
 
 
+def test_a_thin_one_touching_its_neighbour_is_cut_off(model, mnist):
+    """An upright "1" at most 6 px wide pushed against the next digit: the piece cut off is
+    narrower than a quarter of the line height, and still a digit (``CUT_WIDTH``)."""
+    X, y = mnist
+    thin = [i for i in np.flatnonzero(y == 1) if crop(X[i]).shape[1] <= 6][:30]
+    right, tried = 0, 0
+    for i, j in zip(thin, np.flatnonzero(y != 1)):
+        img = line(X[[i, j]], [-1])
+        if len(components(_Page(img))) != 1:
+            continue
+        tried += 1
+        right += read(*model, img).number == f"1{y[j]}"
+    assert tried >= 20 and right / tried >= 0.6
+
+
 def test_wide_digits_are_not_cut(model, mnist):
     """The widest real digits (as wide as they are high), four to a line, are read as four."""
     X, y = mnist
@@ -208,6 +223,20 @@ def test_a_digit_the_reject_option_would_refuse_is_read_in_a_number(mnist):
         assert reading.number == f"{y[0]}{y[i]}{y[1]}" and not reading.rejected
 
 
+def test_a_digit_the_detector_doubts_is_read_in_a_number(model, mnist, monkeypatch):
+    """A digit-sized part whose detector score is under the detector's threshold but over
+    READ_EVIDENCE of it is read: here a threshold above every score, and READ_EVIDENCE under them."""
+    X, y = mnist
+    net, meta = model
+    doubting = {**meta, "reject": {**meta["reject"], "detector": {**meta["reject"]["detector"], "threshold": 1.01}}}
+    img = line(X[:3], [6, 6])
+    _, evidence, _ = reject.assess(net, meta, np.array([to_mnist(np.pad(crop(x), 2)) for x in X[:3]]))
+    monkeypatch.setattr(segment, "READ_EVIDENCE", 0.9 * evidence.min() / 1.01)
+    assert read(net, doubting, img).number == "721"
+    monkeypatch.setattr(segment, "READ_EVIDENCE", 1.0)
+    assert read(net, doubting, img).number == ""
+
+
 def scribble():
     """A random zigzag of 2 px strokes on 28 x 28 that the shipped model reads as no digit."""
     rng = np.random.default_rng(21)
@@ -235,6 +264,7 @@ def test_parts_the_model_refuses_are_reported_with_their_boxes_not_read(model, m
     if "detector" in meta["reject"]:
         strict["reject"]["detector"] = {**meta["reject"]["detector"], "threshold": 1.01}
     monkeypatch.setattr(segment, "READ_THRESHOLD", 1.01)
+    monkeypatch.setattr(segment, "READ_EVIDENCE", 1.0)
     img = line(X[:3], [6, 6])
     reading = read(net, strict, img)
     assert reading.number == "" and len(reading.rejected) == 3
