@@ -13,6 +13,7 @@ preprocessing bring any width back to MNIST's (``digitnet.preprocess.normalise_s
 * :func:`render` draws a skeleton with a round brush of radius ``r``: a pixel at distance ``d``
   from the centre line gets ``clip(r + 0.5 - d, 0, 1)``, an anti-aliased edge one pixel wide, and
   round stroke ends like a canvas brush.
+* :func:`pen_points` turns a skeleton into the points a pen on the app's pad would send.
 
 Images are ``(n, h, w)`` stacks (batches are the first axis); one image is ``(h, w)``.
 """
@@ -89,17 +90,33 @@ def render(skel: np.ndarray, radius: np.ndarray | float) -> np.ndarray:
     return np.clip(r + 0.5 - d, 0.0, 1.0).astype(np.float32)
 
 
+def digit_skeletons(images: np.ndarray, factor: int = 4) -> np.ndarray:
+    """The centre lines of digits ``images (n, 28, 28)`` enlarged ``factor`` times: each framed by 5
+    more pixels of background, enlarged bilinearly and thinned; ``(n, 38 factor, 38 factor)`` bool."""
+    framed = np.pad(np.asarray(images, np.float32), ((0, 0), (5, 5), (5, 5)))  # (n, 38, 38)
+    big = zoom(framed, (1, factor, factor), order=1)  # (n, 38 f, 38 f)
+    return skeleton(big > INK)  # (n, 38 f, 38 f)
+
+
 def redraw_digits(images: np.ndarray, widths: np.ndarray, factor: int = 4) -> np.ndarray:
     """Digits ``images (n, 28, 28)`` as drawn on a canvas ``factor`` times larger, with a brush
     ``widths (n,)`` times the digit's height wide (MNIST's own strokes: about 0.12).
 
-    Each digit is framed by 5 more pixels of background (room for a fat brush), enlarged
-    bilinearly, thinned to its skeleton and drawn again (:func:`render`). Returns float32
-    ``(n, 38 factor, 38 factor)`` in [0, 1].
+    Each digit's skeleton (:func:`digit_skeletons`, whose frame leaves room for a fat brush) is
+    drawn again (:func:`render`). Returns float32 ``(n, 38 factor, 38 factor)`` in [0, 1].
     """
-    framed = np.pad(np.asarray(images, np.float32), ((0, 0), (5, 5), (5, 5)))  # (n, 38, 38)
-    big = zoom(framed, (1, factor, factor), order=1)  # (n, 38 f, 38 f)
-    skel = skeleton(big > INK)  # (n, 38 f, 38 f)
+    skel = digit_skeletons(images, factor)  # (n, 38 f, 38 f)
     rows = skel.any(axis=2)  # (n, 38 f) rows holding skeleton
     heights = np.array([np.ptp(np.flatnonzero(r)) + 1 if r.any() else 0 for r in rows])  # (n,)
     return render(skel, np.maximum(np.asarray(widths) * heights / 2, 0.5))
+
+
+def pen_points(skel: np.ndarray, height: float, centre: tuple[float, float]) -> list[list[float]]:
+    """The pixels of one skeleton ``skel (h, w)`` as ``[x, y]`` points of a pen, scaled so the
+    skeleton is ``height`` high and centred on ``centre``: a digit as the app's pad would get it
+    (each point a stroke of its own paints a round dot, so together they draw the skeleton)."""
+    rows, cols = np.nonzero(skel)
+    scale = height / (np.ptp(rows) + 1)
+    x = (cols - cols.mean()) * scale + centre[0]  # (n,)
+    y = (rows - rows.mean()) * scale + centre[1]  # (n,)
+    return [[float(a), float(b)] for a, b in zip(x, y)]

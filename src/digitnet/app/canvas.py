@@ -5,7 +5,9 @@ draws and keeps the strokes; on each pen-up it sends them to Python as lists of 
 in canvas units (0 to ``SIDE``), and Python paints them again with :func:`rasterize`. So the
 canvas is drawable from the moment it appears, a stroke may start anywhere on it (no toolbar lies
 over it), Clear and Undo change the strokes in place (no second canvas is mounted), and what
-travels to the server is a few hundred numbers instead of an image.
+travels to the server is a few hundred numbers instead of an image. Python paints the strokes
+with a pen in proportion to the drawing (:func:`reading_pen`), so that a digit drawn small is
+read as its pen path, not as the blob the pad's fixed pen makes of it.
 
 Pointer events cover the mouse, a pen and a finger alike; ``touch-action: none`` keeps the page
 from scrolling while a finger draws. The canvas fills its column (up to ``MAX_CSS_PX``), so on a
@@ -29,6 +31,13 @@ SIDE = 280
 
 PEN = 18
 """Pen width in canvas units (MNIST strokes are about a tenth of the digit box)."""
+
+READ_PEN = (0.06, 0.2)
+"""The pen the model reads a drawing with, as shares of the drawing's size (the longer side of its
+strokes' centre lines; the height, for a number): the pad's pen clamped into this range. The pad
+draws every stroke ``PEN`` wide, which fills the loops of a digit drawn small (a "0" 40 units
+high is a blob) and is a hairline on one drawn very large; MNIST's strokes are about 0.13 of
+the digit's size."""
 
 MAX_CSS_PX = 340
 """The largest side the canvas takes on screen, in CSS pixels."""
@@ -207,16 +216,32 @@ def clean(value: Any) -> list[list[list[float]]]:
     return strokes
 
 
-def rasterize(strokes: Sequence[Sequence[Sequence[float]]], width: int = SIDE) -> np.ndarray:
-    """Paint strokes as the canvas shows them: white, ``PEN`` wide with round ends and joints, on
-    black; ``(SIDE, width, 4)`` RGBA ``uint8`` (one canvas unit per pixel)."""
+def extent(strokes: Sequence[Sequence[Sequence[float]]]) -> tuple[float, float]:
+    """The width and height of the strokes' centre lines, in canvas units (0 for one point)."""
+    points = np.array([p for stroke in strokes for p in stroke], np.float64).reshape(-1, 2)  # (n, 2) x, y
+    if not len(points):
+        return 0.0, 0.0
+    width, height = np.ptp(points, axis=0)
+    return float(width), float(height)
+
+
+def reading_pen(size: float) -> float:
+    """The pen width to read a drawing ``size`` canvas units across with: ``PEN`` within
+    :data:`READ_PEN` of the size, else the nearer end of that range (at least 1)."""
+    low, high = READ_PEN
+    return max(1.0, min(max(float(PEN), low * size), high * size))
+
+
+def rasterize(strokes: Sequence[Sequence[Sequence[float]]], width: int = SIDE, pen: float = PEN) -> np.ndarray:
+    """Paint strokes white on black, ``pen`` wide with round ends and joints (``PEN``: as the
+    canvas shows them); ``(SIDE, width, 4)`` RGBA ``uint8`` (one canvas unit per pixel)."""
     image = Image.new("L", (width, SIDE), 0)
     draw = ImageDraw.Draw(image)
-    r = PEN / 2
+    r = pen / 2
     for stroke in strokes:
         points = [(float(x), float(y)) for x, y in stroke]
         if len(points) > 1:
-            draw.line(points, fill=255, width=PEN, joint="curve")
+            draw.line(points, fill=255, width=max(1, round(pen)), joint="curve")
         for x, y in (points[0], points[-1]):  # round caps
             draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
     grey = np.asarray(image)  # (SIDE, width)

@@ -3,7 +3,8 @@
 The page switches between reading one digit (the square pad) and reading a number (:data:`NUMBER`).
 In Number mode the pad is :data:`WIDTH` canvas units wide and ``canvas.SIDE`` tall (3 to 1), so three or
 four digits fit side by side at the height of one; on a phone it shrinks to the width of the screen.
-On each pen-up the strokes are painted again (``canvas.rasterize``) and read by
+On each pen-up the strokes are painted again (``canvas.rasterize``, with a pen in proportion to
+the digits' height, ``canvas.reading_pen``) and read by
 :func:`digitnet.segment.read`, which cuts the drawing into parts and reads each with the model's
 reject option. The answer is the number in large type; each part's box is drawn over the strokes
 with its digit and confidence, and parts the model refuses are marked "not a digit" and left out
@@ -16,6 +17,7 @@ on the page.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Any, Sequence
 
@@ -100,6 +102,15 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
 
 
+def as_drawn(reading: segment.Reading, grow: float) -> segment.Reading:
+    """``reading`` with each box grown by ``grow`` canvas units on every side, within the pad: the
+    boxes of strokes read with a thinner pen than the pad's, around the strokes as the pad shows them."""
+    g = round(grow)
+    boxes = [(max(0, x0 - g), max(0, y0 - g), min(WIDTH, x1 + g), min(canvas.SIDE, y1 + g))
+             for x0, y0, x1, y1 in (p.box for p in reading.parts)]
+    return segment.Reading([dataclasses.replace(p, box=b) for p, b in zip(reading.parts, boxes)])
+
+
 # -- the page ---------------------------------------------------------------------------------
 def _drawn() -> list[list[list[float]]]:
     """The pad's strokes as this rerun sees them: the mounted pad's state, else the copy kept in
@@ -116,8 +127,10 @@ def read_strokes(net: Any, meta: dict[str, Any], lock: threading.Lock, strokes: 
     if not strokes:
         return None, None
     try:
+        pen = canvas.reading_pen(canvas.extent(strokes)[1])  # in proportion to the digits' height
         with lock:
-            return segment.read(net, meta, canvas.rasterize(strokes, WIDTH)), None
+            reading = segment.read(net, meta, canvas.rasterize(strokes, WIDTH, pen))
+        return as_drawn(reading, (canvas.PEN - pen) / 2), None
     except BlankImageError:
         return None, "Too little ink to read: write the digits larger."
     except ValueError as e:

@@ -156,7 +156,9 @@ def _read_input() -> tuple[np.ndarray | None, str | None]:
     if source != "Upload an image":
         strokes = canvas.pad("pad", st.session_state.get("strokes", []))
         st.session_state.strokes = strokes
-        return (canvas.rasterize(strokes) if strokes else None), None
+        if not strokes:
+            return None, None
+        return canvas.rasterize(strokes, pen=canvas.reading_pen(max(canvas.extent(strokes)))), None
     upload = st.file_uploader("An image of one digit: a photo, a scan or a drawing",
                               type=["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"],
                               max_upload_size=MAX_UPLOAD_MB)
