@@ -178,6 +178,20 @@ def test_drawn_digits_are_read(page):
     assert page.get_by_text("Traceback").count() == 0
 
 
+def test_a_digit_drawn_small_is_read(page):
+    """A "4" 40 units high (a seventh of the pad): the pad's 18-unit pen closes its top into a
+    loop (read as a 9); the app reads the pen's path with a pen in proportion (``canvas.reading_pen``)."""
+    ys = [y for stroke in STROKES[4] for _, y in stroke]
+    k = 40 / (max(ys) - min(ys))
+    draw(page, [[(140 + (x - 140) * k, 140 + (y - 140) * k) for x, y in stroke] for stroke in STROKES[4]])
+    try:
+        expect(page, "Prediction: 4")
+    finally:
+        page.wait_for_timeout(1500)  # the rest of the page settles after the heading
+        page.screenshot(path=str(SHOTS / "digitnet-drew-small-4.png"), full_page=True)
+    clear(page)
+
+
 def test_a_stroke_starting_anywhere_draws(page):
     """Every corner and edge strip: the stroke shows where it started and reaches the network."""
     for name, (x, y) in EDGES.items():
