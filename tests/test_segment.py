@@ -226,7 +226,7 @@ def test_a_digit_the_reject_option_would_refuse_is_read_in_a_number(mnist):
 def test_a_digit_the_detector_doubts_is_read_in_a_number(model, mnist, monkeypatch):
     """A digit-sized part whose detector score is under the detector's threshold but over
     READ_EVIDENCE of it is read: here a threshold above every score, and READ_EVIDENCE under them."""
-    X, y = mnist
+    X, _ = mnist
     net, meta = model
     doubting = {**meta, "reject": {**meta["reject"], "detector": {**meta["reject"]["detector"], "threshold": 1.01}}}
     img = line(X[:3], [6, 6])

@@ -35,9 +35,9 @@ PEN = 18
 READ_PEN = (0.06, 0.2)
 """The pen the model reads a drawing with, as shares of the drawing's size (the longer side of its
 strokes' centre lines; the height, for a number): the pad's pen clamped into this range. The pad
-draws every stroke ``PEN`` wide, which fills the loops of a digit drawn small (a "0" 40 units
-high is a blob) and is a hairline on one drawn very large; MNIST's strokes are about 0.13 of
-the digit's size."""
+draws every stroke ``PEN`` wide, which fills the loops of a digit drawn small (any loop under 18
+units across) and is a hairline on one drawn very large; MNIST's strokes are about 0.12 of the
+digit's size."""
 
 MAX_CSS_PX = 340
 """The largest side the canvas takes on screen, in CSS pixels."""
