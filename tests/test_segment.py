@@ -115,34 +115,30 @@ def test_a_cut_piece_leaves_out_the_bits_of_the_digit_beyond_the_cut():
     assert page.box(_Piece(part.labels, 0, 17)) == (10, 8, 17, 30)
 
 
-def test_touching_digits_are_split(model, mnist):
-    """Pairs of real digits pushed together until their strokes touch are read as two digits."""
-    X, y = mnist
-    rng = np.random.default_rng(0)
+def read_touching(model, X, y, pairs):
+    """Each pair of digits ``(i, j)`` pushed together: how many really touch, and how many of
+    those are read as the two digits."""
     right, tried = 0, 0
-    for _ in range(30):
-        i, j = rng.integers(len(X), size=2)
+    for i, j in pairs:
         img = line(X[[i, j]], [-1])
-        page = _Page(img)
-        if len(components(page)) != 1:  # they must really touch
+        if len(components(_Page(img))) != 1:  # they must really touch
             continue
         tried += 1
         right += read(*model, img).number == f"{y[i]}{y[j]}"
+    return right, tried
+
+
+def test_touching_digits_are_split(model, mnist):
+    """Pairs of real digits pushed together until their strokes touch are read as two digits."""
+    X, y = mnist
+    right, tried = read_touching(model, X, y, np.random.default_rng(0).integers(len(X), size=(30, 2)))
     assert tried >= 10 and right / tried >= 0.8
 
 
 def test_a_one_touching_its_neighbour_is_cut_off(model, mnist):
     """A "1" pushed against the next digit makes a part no wider than many single digits."""
     X, y = mnist
-    ones, others = np.flatnonzero(y == 1)[:20], np.flatnonzero(y != 1)[:20]
-    right, tried = 0, 0
-    for i, j in zip(ones, others):
-        img = line(X[[i, j]], [-1])
-        page = _Page(img)
-        if len(components(page)) != 1:
-            continue
-        tried += 1
-        right += read(*model, img).number == f"1{y[j]}"
+    right, tried = read_touching(model, X, y, zip(np.flatnonzero(y == 1)[:20], np.flatnonzero(y != 1)[:20]))
     assert tried >= 10 and right / tried >= 0.4
 
 
@@ -151,13 +147,7 @@ def test_a_thin_one_touching_its_neighbour_is_cut_off(model, mnist):
     narrower than a quarter of the line height, and still a digit (``CUT_WIDTH``)."""
     X, y = mnist
     thin = [i for i in np.flatnonzero(y == 1) if crop(X[i]).shape[1] <= 6][:30]
-    right, tried = 0, 0
-    for i, j in zip(thin, np.flatnonzero(y != 1)):
-        img = line(X[[i, j]], [-1])
-        if len(components(_Page(img))) != 1:
-            continue
-        tried += 1
-        right += read(*model, img).number == f"1{y[j]}"
+    right, tried = read_touching(model, X, y, zip(thin, np.flatnonzero(y != 1)))
     assert tried >= 20 and right / tried >= 0.6
 
 
