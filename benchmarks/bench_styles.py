@@ -1,8 +1,8 @@
 """How the model reads digits written the way MNIST's writers rarely did, with its reject option.
 
 MNIST's writers were American; many European writers slash their zeros, cross their sevens and
-give their ones a long flag. ``bench_finetune``'s three styles are drawn onto MNIST test digits
-(``bench_finetune.draw_style``, prepared by ``to_mnist``) and read by the model with its reject
+give their ones a long flag. The three styles of ``digitnet.styles`` are drawn onto MNIST test
+digits (``styles.draw_style``, prepared by ``to_mnist``) and read by the model with its reject
 option on: how many are read right, how many are refused as "not a digit", and the digit the
 wrong ones are most often read as.
 
@@ -15,11 +15,11 @@ import argparse
 
 import numpy as np
 
-from bench_finetune import STYLES, draw_style
 from digitnet import reject
 from digitnet.data import load_dataset
 from digitnet.models import default_model_path
 from digitnet.persistence import load_model
+from digitnet.styles import STYLES, draw_style
 
 
 def main() -> None:

@@ -8,7 +8,6 @@ enough to teach. Needs Debian's ``chromium`` and the ``playwright`` package: it 
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 from pathlib import Path
@@ -20,10 +19,10 @@ from digitnet.data import load_dataset
 from digitnet.examples import ExampleStore, read_export
 from digitnet.models import default_model_path
 from digitnet.persistence import load_model
+from digitnet.styles import draw_style
 
 from test_e2e_browser import streamlit_server
 
-ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("DIGITNET_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(os.environ.get("DIGITNET_SCREENSHOTS", "/tmp"))
 # A zero (an ellipse) and its slash, on the 280 x 280 canvas.
@@ -36,11 +35,8 @@ SLASHED_ZERO = [
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, mnist_dir):
     """The app with a database of nine slashed zeros; yields (url, database path, models folder)."""
-    spec = importlib.util.spec_from_file_location("bench_finetune", ROOT / "benchmarks" / "bench_finetune.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
     train = load_dataset("mnist", mnist_dir, validation=0, progress=False).train
-    zeros = bench.draw_style(train.X[train.y == 0][:9], "slashed zero", np.random.default_rng(0))
+    zeros = draw_style(train.X[train.y == 0][:9], "slashed zero", np.random.default_rng(0))
     tmp = tmp_path_factory.mktemp("teach")
     db, models = tmp / "examples.sqlite", tmp / "models"
     with ExampleStore(db) as store:

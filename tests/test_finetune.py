@@ -1,10 +1,7 @@
 """Fine-tuning on a person's examples: the shipped model learns slashed zeros from ten of them
-(real MNIST, the benchmark's style generator), keeps reading MNIST, and the CLI records it all."""
+(real MNIST, the style generator of ``digitnet.styles``), keeps reading MNIST, and the CLI records it all."""
 
 from __future__ import annotations
-
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,15 +13,7 @@ from digitnet.finetune import (MIN_EXAMPLES, FinetuneConfig, TooFewExamples, acc
                                split_holdout)
 from digitnet.models import default_model_path
 from digitnet.persistence import load_model
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_finetune", ROOT / "benchmarks" / "bench_finetune.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from digitnet.styles import draw_style
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +25,7 @@ def mnist(mnist_dir):
 def zeros(mnist):
     """Slashed zeros drawn on MNIST training zeros: 10 to learn from, then 100 to measure."""
     pool = mnist.train.X[mnist.train.y == 0][:110]
-    return _bench().draw_style(pool, "slashed zero", np.random.default_rng(3))  # (110, 784)
+    return draw_style(pool, "slashed zero", np.random.default_rng(3))  # (110, 784)
 
 
 def test_holdout_split():

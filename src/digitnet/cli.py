@@ -146,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--outliers", type=_int_at_least(0), metavar="N",
                       help="add N generated non-digits (letters, scribbles, ...) with a uniform target, "
                            "so the model learns to say 'not a digit' (digitnet.outliers; default 0)")
+    data.add_argument("--styles", type=_int_at_least(0), metavar="N",
+                      help="add N slashed zeros, N crossed sevens and N flagged ones drawn onto training "
+                           "digits (digitnet.styles; default 0)")
     out = t.add_argument_group("output")
     out.add_argument("-o", "--output", type=Path, default=Path("model.npz"), help="model file to write")
     out.add_argument("--checkpoint", type=Path, help="write a resumable checkpoint here after each epoch")
@@ -275,13 +278,18 @@ def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
-def _with_outliers(data, n: int, seed: int):
-    """``data`` with ``n`` generated non-digits appended to its training split (label 10)."""
-    if not n:
-        return data
-    from .outliers import with_outliers
+def _with_extras(data, n_outliers: int, n_styles: int, seed: int):
+    """``data`` with ``n_outliers`` generated non-digits (label 10) and ``n_styles`` digits of each
+    style (``digitnet.styles``) appended to its training split."""
+    if n_outliers:
+        from .outliers import with_outliers
 
-    return with_outliers(data, n, seed)
+        data = with_outliers(data, n_outliers, seed)
+    if n_styles:
+        from .styles import with_styles
+
+        data = with_styles(data, n_styles, seed)
+    return data
 
 
 def _limited(data, limit: int | None):
@@ -310,7 +318,8 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
             raise UsageError(f"{args.resume} was trained on other {dataset} files than {data.sha256[:12]}")
         command, validation, seed = (meta["training"][k] for k in ("command", "validation", "seed"))
         limit, n_outliers = meta["training"].get("limit"), meta["training"].get("outliers", 0)
-        data = _with_outliers(_limited(data, limit), n_outliers, seed)
+        n_styles = meta["training"].get("styles", 0)
+        data = _with_extras(_limited(data, limit), n_outliers, n_styles, seed)
         print(f"resuming {args.resume} after epoch {state.epoch} of {config.epochs}")
     else:
         opts = _options(args)
@@ -335,8 +344,8 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
             raise UsageError(f"--sizes must start with the 784 pixels and end with the 10 classes of every "
                              f"dataset here, such as 784,30,10; not {','.join(map(str, sizes))}")
         data = load_dataset(opts["dataset"], args.data_dir, validation)
-        limit, n_outliers = args.limit, opts["outliers"]
-        data = _with_outliers(_limited(data, limit), n_outliers, seed)
+        limit, n_outliers, n_styles = args.limit, opts["outliers"], opts["styles"]
+        data = _with_extras(_limited(data, limit), n_outliers, n_styles, seed)
         optimizer, state = config.make_optimizer(), TrainState()
         command = shlex.join(["digitnet", *argv])
         epochs = f"{config.epochs} epoch{'s' * (config.epochs != 1)}"
@@ -344,7 +353,7 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
               f"batch {config.batch_size}, {config.optimizer} eta {config.lr:g}")
     meta = {
         "training": {"command": command, "seed": seed, "validation": validation, "limit": limit,
-                     "outliers": n_outliers},
+                     "outliers": n_outliers, "styles": n_styles},
         "dataset": {"name": data.name, "sha256": data.sha256},
     }
     # Ctrl-C and SIGTERM stop training at once, keeping the last completed epoch; one that

@@ -104,8 +104,9 @@ def add_to_model(model: str | Path, output: str | Path, data_dir: str | Path | N
 
     The model's classifier is unchanged. Its training digits (the same validation split held out)
     and ``outliers`` generated non-digits, each plain and once distorted (:data:`STROKES`), train
-    the head (only the first ``limit`` digits, for quick runs); its threshold and the temperature
-    are fitted on the validation digits. Returns the new ``"reject"`` section.
+    the head (only the first ``limit`` digits, for quick runs); a model trained with ``--styles N``
+    also has N styled digits of each style (``digitnet.styles``) count as digits. Its threshold and
+    the temperature are fitted on the validation digits. Returns the new ``"reject"`` section.
     """
     from . import reject  # reject and persistence import this module: their imports wait until here
     from .augment import Augmenter
@@ -127,6 +128,10 @@ def add_to_model(model: str | Path, output: str | Path, data_dir: str | Path | N
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     own = data.train.X[:limit]  # (n, 784)
+    if training.get("styles"):  # a model taught slashed zeros and the like: they are digits too
+        from .styles import styled
+
+        own = np.concatenate([own, styled(own, data.train.y[:limit], training["styles"], rng)[0]])
     strange = training_outliers(outliers, own, rng)  # (m, 784)
     distort = Augmenter(**STROKES)
     digits = np.concatenate([own, distort(own, rng)])  # (2n, 784)

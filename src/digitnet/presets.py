@@ -107,4 +107,5 @@ DEFAULTS: dict[str, Any] = {
     "dataset": "mnist",
     "validation": 10_000,
     "outliers": 0,
+    "styles": 0,
 }

@@ -1,0 +1,87 @@
+"""Styled digits (slashed zeros, crossed sevens, flagged ones): drawn where each style puts its
+stroke, appended to a training split by ``with_styles`` and ``digitnet train --styles``, and
+counted as digits by the detector of a model trained with them (real MNIST)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from digitnet import cli, reject
+from digitnet.data import Split, load_dataset
+from digitnet.models import default_model_path
+from digitnet.persistence import load_model, save_model
+from digitnet.preprocess import to_mnist
+from digitnet.styles import STYLES, draw_style, flag, slash, with_styles
+
+
+@pytest.fixture(scope="module")
+def mnist(mnist_dir):
+    return load_dataset("mnist", mnist_dir, validation=10_000, progress=False)
+
+
+def _first(split, digit: int) -> np.ndarray:
+    return split.X[split.y == digit][0].reshape(28, 28)  # (28, 28)
+
+
+def test_the_slash_crosses_the_zero_beyond_its_box_and_the_flag_leaves_the_top_of_the_one(mnist):
+    rng = np.random.default_rng(0)
+    zero, one = _first(mnist.train, 0), _first(mnist.train, 1)
+    rows, cols = np.flatnonzero(zero.max(axis=1) > 0.3), np.flatnonzero(zero.max(axis=0) > 0.3)
+    (r0, c0), (r1, c1) = slash(zero, rng)
+    assert r0 > rows[-1] and r1 < rows[0] and c0 < c1  # from below-left to above-right, past the box
+    top = np.flatnonzero(one.max(axis=1) > 0.3)[0]
+    (r0, c0), (r1, c1) = flag(one, rng)
+    assert r0 == top and r1 > r0 and c1 < c0  # down and to the left from the top
+
+
+@pytest.mark.parametrize("style", list(STYLES))
+def test_a_styled_digit_is_the_digit_with_more_ink_prepared_as_mnist(mnist, style):
+    digit, _ = STYLES[style]
+    X = mnist.train.X[mnist.train.y == digit][:20]  # (20, 784)
+    a = draw_style(X, style, np.random.default_rng(5))
+    assert a.shape == (20, 784) and a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1
+    assert np.array_equal(a, draw_style(X, style, np.random.default_rng(5)))  # the seed fixes the drawing
+    plain = np.array([to_mnist(x.reshape(28, 28)) for x in X])  # (20, 784)
+    assert (np.abs(a - plain).sum(axis=1) > 1).all()  # every one carries its extra stroke
+
+
+def test_with_styles_appends_n_of_each_style_and_leaves_the_split_as_it_was(mnist):
+    small = dataclasses.replace(mnist, train=Split(mnist.train.X[:500], mnist.train.y[:500]))
+    more = with_styles(small, 4, seed=2)
+    assert len(more.train.X) == 512 and np.array_equal(more.train.X[:500], small.train.X)
+    assert more.train.y[500:].tolist() == [0] * 4 + [7] * 4 + [1] * 4
+    assert more.validation is small.validation and more.test is small.test
+    assert np.array_equal(more.train.X, with_styles(small, 4, seed=2).train.X)
+    assert with_styles(small, 0, seed=2) is small
+
+
+def test_digitnet_train_styles_adds_them_and_records_it(tmp_path, mnist_dir, capsys):
+    out = tmp_path / "styled.npz"
+    assert cli.main(["train", "--sizes", "784,16,10", "--epochs", "1", "--limit", "300", "--validation", "1000",
+                     "--styles", "10", "--data-dir", str(mnist_dir), "-o", str(out), "--no-progress"]) == 0
+    assert "330 training images" in capsys.readouterr().out
+    _, meta = load_model(out)
+    assert meta["training"]["styles"] == 10 and "--styles 10" in meta["training"]["command"]
+
+
+def test_the_detector_of_a_model_trained_with_styles_keeps_slashed_zeros(tmp_path, mnist_dir, mnist):
+    """The shipped detector refuses most slashed zeros; one trained for a model whose record says
+    ``--styles`` counts the styled digits as digits and keeps most of them."""
+    net, meta = load_model(default_model_path())
+    zeros = draw_style(mnist.test.X[mnist.test.y == 0][:100], "slashed zero", np.random.default_rng(9))
+    shipped = np.mean([d is not None for d in reject.classify(net, meta, zeros.reshape(-1, *net.input_shape))[0]])
+    net.detector = None
+    base = tmp_path / "base.npz"
+    training = {**meta["training"], "styles": 400}
+    save_model(base, net, {"training": training, "dataset": meta["dataset"]})
+    out = tmp_path / "with-detector.npz"
+    assert cli.main(["detector", str(base), "-o", str(out), "--limit", "3000", "--outliers", "1500",
+                     "--data-dir", str(mnist_dir)]) == 0
+    new, new_meta = load_model(out)
+    digits, _, _ = reject.classify(new, new_meta, zeros.reshape(-1, *new.input_shape))
+    kept = np.mean([d is not None for d in digits])
+    assert shipped < 0.2 and kept > 0.8, (shipped, kept)
+
