@@ -186,6 +186,16 @@ def test_ctrl_c_saves_the_last_completed_epoch_and_exits_130(tiny_data, tmp_path
     assert meta["epochs_completed"] == 1 and len(meta["history"]) == 1
 
 
+def test_refresh_bn_flag_is_recorded_and_the_drawn_preset_sets_it(tiny_data, tmp_path):
+    out = tmp_path / "m.npz"
+    assert cli.main(["train", "--epochs", "1", "--sizes", "784,8,10", "--refresh-bn", "--no-progress", "-o", str(out)]) == 0
+    assert load_model(out)[1]["training"]["config"]["refresh_bn"] is True
+    assert cli.main(["train", "--epochs", "1", "--sizes", "784,8,10", "--no-progress", "-o", str(out)]) == 0
+    assert load_model(out)[1]["training"]["config"]["refresh_bn"] is False
+    drawn = cli._options(cli.build_parser().parse_args(["train", "--preset", "cnn-drawn"]))
+    assert drawn["refresh_bn"] and drawn["styles"] == 1000 and drawn["epochs"] == 30
+
+
 def test_augment_flag(tiny_data, tmp_path, capsys):
     out = tmp_path / "m.npz"
     assert cli.main(["train", "--epochs", "1", "--sizes", "784,8,10", "--augment", "--no-progress", "-o", str(out)]) == 0

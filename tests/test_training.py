@@ -1,12 +1,15 @@
 """The training loop: learning, reproducibility, resume, divergence, Ctrl-C, early stopping."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from digitnet.data import Dataset, Split, load_dataset
 from digitnet.nn.layers import ActivationLayer, BatchNorm, Conv2D, Dense, Dropout, Flatten, Reshape
 from digitnet.nn.network import Network
-from digitnet.training import TrainConfig, TrainingDiverged, batch_bounds, fit, load_checkpoint
+from digitnet.training import (TrainConfig, TrainingDiverged, batch_bounds, fit, load_checkpoint,
+                               refresh_batchnorm)
 
 
 def synthetic(n=600, d=20, seed=0):
@@ -257,3 +260,37 @@ def test_on_batch_hears_every_batch_and_may_stop_the_run():
     n = len(data.train.X) // 10
     assert seen[:n] == [(1, i, n) for i in range(1, n + 1)] and seen[n:] == [(2, 1, n), (2, 2, n), (2, 3, n)]
     assert state.interrupted and state.epoch == 1
+
+
+def _normed(seed: int = 0) -> Network:
+    return Network([Dense(16, "he"), BatchNorm(), ActivationLayer("relu"), Dense(10), ActivationLayer("softmax")],
+                   cost="cross-entropy", seed=seed, input_shape=(20,))
+
+
+def test_refresh_batchnorm_makes_the_running_statistics_the_mean_over_the_plain_batches():
+    data = synthetic(n=600)
+    net = _normed()
+    fit(net, data, TrainConfig(epochs=2, batch_size=10, optimizer="adam", lr=1e-2), progress=False, log=quiet)
+    weights = [p.copy() for p in net.params]
+    norm = net.layers[1]
+    refresh_batchnorm(net, data.train.X, batch_size=100)
+    Z = net.layers[0].forward(data.train.X).astype(np.float64).reshape(6, 100, 16)  # (batches, rows, units)
+    scale = np.abs(Z).max()  # float32 sums of 20 products: tolerance in proportion to the values
+    np.testing.assert_allclose(norm.buffers["running_mean"], Z.mean(axis=1).mean(axis=0), atol=1e-5 * scale)
+    np.testing.assert_allclose(norm.buffers["running_var"], Z.var(axis=1, ddof=1).mean(axis=0),
+                               rtol=1e-4, atol=1e-5 * scale ** 2)
+    assert all(np.array_equal(a, b) for a, b in zip(weights, net.params)) and norm.momentum == 0.9
+
+
+def test_fit_with_refresh_bn_ends_with_the_statistics_of_the_plain_training_images():
+    data = synthetic(n=600)
+    config = TrainConfig(epochs=2, batch_size=10, optimizer="adam", lr=1e-2)
+    plain, refreshed = _normed(), _normed()
+    fit(plain, data, config, progress=False, log=quiet)
+    drifted = plain.layers[1].buffers["running_mean"].copy()  # a moving average of the last batches
+    refresh_batchnorm(plain, data.train.X)
+    fit(refreshed, data, dataclasses.replace(config, refresh_bn=True), progress=False, log=quiet)
+    got = refreshed.layers[1].buffers
+    np.testing.assert_allclose(got["running_mean"], plain.layers[1].buffers["running_mean"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got["running_var"], plain.layers[1].buffers["running_var"], rtol=1e-5, atol=1e-5)
+    assert not np.allclose(drifted, got["running_mean"], rtol=1e-3, atol=1e-3)

@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--weight-decay", type=float, help="L2 weight decay")
     opt.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule")
     opt.add_argument("--warmup", type=_int_at_least(0), help="epochs of linear learning-rate warm-up")
+    opt.add_argument("--refresh-bn", action="store_true", default=None,
+                     help="after the last epoch, measure the batch-norm statistics again on the plain "
+                          "training images (digitnet.training.refresh_batchnorm)")
     opt.add_argument("--early-stopping", type=int, metavar="PATIENCE",
                      help="stop after PATIENCE epochs without a better validation accuracy; keep the best")
     opt.add_argument("--augment", type=_augment, nargs="?", const="default", metavar="SPEC",
@@ -332,6 +335,7 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
             epochs=opts["epochs"], batch_size=opts["batch_size"], optimizer=opts["optimizer"],
             lr=opts["eta"], momentum=opts["momentum"], weight_decay=opts["weight_decay"],
             schedule=opts["schedule"], warmup=opts["warmup"], early_stopping=opts["early_stopping"],
+            refresh_bn=bool(opts["refresh_bn"]),
             augment=opts["augment"] or {},
         )
         augment = _augmenter(config.augment)

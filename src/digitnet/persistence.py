@@ -530,6 +530,8 @@ def _check_checkpoint(meta: dict[str, Any], run: bool) -> None:
             _int(v, f"training.config.{key}", 1, 1 << 24)
         elif key in ("warmup", "early_stopping"):
             _int(v, f"training.config.{key}", 0, 1 << 24)
+        elif key == "refresh_bn":
+            _bool(v, f"training.config.{key}")
         else:
             _num(v, f"training.config.{key}", -1e6, 1e6)
     if run or "command" in training:

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from . import fast
 from .fast import fused
 from .data import Dataset, one_hot
+from .nn.layers import BatchNorm
 from .nn.network import Network
 from .nn.optimizers import Optimizer, learning_rate, make_optimizer
 from .persistence import ModelFileError, build_from_metadata, check_checkpoint, read_model_file, save_model
@@ -56,6 +57,7 @@ class TrainConfig:
     warmup: int = 0
     early_stopping: int = 0  # patience in epochs without a better validation accuracy; 0 = off
     augment: dict[str, float] = field(default_factory=dict)  # see digitnet.augment; empty = off
+    refresh_bn: bool = False  # batch-norm statistics measured again on the plain images at the end
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -187,7 +189,31 @@ def fit(
         raise
     if state.best_weights is not None:
         net.load_state_dict(state.best_weights)
+    if config.refresh_bn:
+        with contextlib.nullcontext() if reference else fast.kernels(net):
+            refresh_batchnorm(net, X)
     return state
+
+
+def refresh_batchnorm(net: Network, X: np.ndarray, batch_size: int = 500) -> None:
+    """Measure every batch-norm layer's running mean and variance again on ``X (n, 784)``.
+
+    In training the running statistics follow the augmented batches (shifted, redrawn, styled),
+    as a moving average of the last few hundred; the finished network then reads plain digits.
+    Here the plain images pass through in training mode, the momentum of the ``k``-th batch set to
+    ``k / (k + 1)``, so each running value becomes the plain mean over all batches (as SWA's
+    ``update_bn``, Izmailov et al. 2018). The weights are not changed.
+    """
+    norms = [layer for layer in net.layers if isinstance(layer, BatchNorm)]
+    saved = [layer.momentum for layer in norms]
+    try:
+        for k, (a, b) in enumerate(batch_bounds(len(X), batch_size, net.min_batch)):
+            for layer in norms:
+                layer.momentum = k / (k + 1)
+            net.forward(X[a:b].reshape(-1, *net.input_shape), training=True)  # (b - a, 10), discarded
+    finally:
+        for layer, momentum in zip(norms, saved):
+            layer.momentum = momentum
 
 
 def _patience_spent(config: TrainConfig, epoch: int, best_epoch: int) -> bool:
