@@ -199,7 +199,7 @@ def refresh_batchnorm(net: Network, X: np.ndarray, batch_size: int = 500) -> Non
     """Measure every batch-norm layer's running mean and variance again on ``X (n, 784)``.
 
     In training the running statistics follow the augmented batches (shifted, redrawn, styled),
-    as a moving average of the last few hundred; the finished network then reads plain digits.
+    as a moving average over the last few dozen; the finished network then reads plain digits.
     Here the plain images pass through in training mode, the momentum of the ``k``-th batch set to
     ``k / (k + 1)``, so each running value becomes the plain mean over all batches (as SWA's
     ``update_bn``, Izmailov et al. 2018). The weights are not changed.
