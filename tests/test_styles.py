@@ -85,3 +85,13 @@ def test_the_detector_of_a_model_trained_with_styles_keeps_slashed_zeros(tmp_pat
     kept = np.mean([d is not None for d in digits])
     assert shipped < 0.2 and kept > 0.8, (shipped, kept)
 
+
+
+def test_digitnet_detector_refuses_a_model_whose_styles_record_is_not_a_count(tmp_path, mnist_dir, capsys):
+    net, meta = load_model(default_model_path())
+    net.detector = None
+    base = tmp_path / "odd.npz"
+    save_model(base, net, {"training": {**meta["training"], "styles": "many"}, "dataset": meta["dataset"]})
+    assert cli.main(["detector", str(base), "-o", str(tmp_path / "out.npz"), "--data-dir", str(mnist_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "training.styles" in err and not (tmp_path / "out.npz").exists()

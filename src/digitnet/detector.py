@@ -128,10 +128,13 @@ def add_to_model(model: str | Path, output: str | Path, data_dir: str | Path | N
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     own = data.train.X[:limit]  # (n, 784)
-    if training.get("styles"):  # a model taught slashed zeros and the like: they are digits too
+    styles = training.get("styles") or 0
+    if type(styles) is not int or not 0 <= styles <= 1 << 24:
+        raise ValueError(f"{model} records training.styles {styles!r}, not a number of digits")
+    if styles:  # a model taught slashed zeros and the like: they are digits too
         from .styles import styled
 
-        own = np.concatenate([own, styled(own, data.train.y[:limit], training["styles"], rng)[0]])
+        own = np.concatenate([own, styled(own, data.train.y[:limit], styles, rng)[0]])
     strange = training_outliers(outliers, own, rng)  # (m, 784)
     distort = Augmenter(**STROKES)
     digits = np.concatenate([own, distort(own, rng)])  # (2n, 784)

@@ -541,8 +541,9 @@ def _check_checkpoint(meta: dict[str, Any], run: bool) -> None:
         _int(training.get("validation"), "training.validation")
         if training.get("limit") is not None:
             _int(training["limit"], "training.limit", 1)
-        if training.get("outliers") is not None:
-            _int(training["outliers"], "training.outliers", 0, 1 << 24)
+        for key in ("outliers", "styles"):
+            if training.get(key) is not None:
+                _int(training[key], f"training.{key}", 0, 1 << 24)
     if run or "dataset" in meta:
         dataset = meta.get("dataset")
         if not (isinstance(dataset, dict) and isinstance(dataset.get("name"), str)
