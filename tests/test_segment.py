@@ -151,6 +151,15 @@ def test_a_thin_one_touching_its_neighbour_is_cut_off(model, mnist):
     assert tried >= 20 and right / tried >= 0.6
 
 
+def test_a_low_wide_digit_cut_from_its_neighbour_is_a_digit(model, mnist):
+    """MNIST scales a digit by its longer side, so a wide digit is lower than the line (a "2" 16 px
+    high beside a "1" 20 px high): a cut-off piece is measured by its longer side (``CUT_HEIGHT``)."""
+    X, y = mnist
+    low = [i for i in range(10000) if y[i] != 1 and np.flatnonzero(X[i].max(axis=1) > 0.1).size <= 16][:40]
+    right, tried = read_touching(model, X, y, zip(np.flatnonzero(y == 1)[100:], low))
+    assert tried >= 20 and right / tried >= 0.85
+
+
 def test_wide_digits_are_not_cut(model, mnist):
     """The widest real digits (as wide as they are high), four to a line, are read as four."""
     X, y = mnist

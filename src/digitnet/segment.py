@@ -62,11 +62,17 @@ height (the bar of a 7 or a 5 is a valley inside one digit; the contact of two d
 CUTS = 3
 """Column-profile valleys tried as cuts in each part that may hold touching digits."""
 CUT_HEIGHT = 0.8
-"""A cut-off piece lower than this share of the line height is a piece of a stroke, not a digit."""
+"""A cut-off piece whose longer side is shorter than this share of the line height is a piece of a
+stroke, not a digit. The longer side, since MNIST scales each digit by it: a wide "2" is lower
+than the "1" beside it."""
 CUT_WIDTH = 0.18
 """A cut-off piece narrower than this share of the line height is a sliver of a stroke, which the
 model would read as a "1". An upright "1" cut from its neighbour is wider: 99 % of MNIST's ones
 are at least a fifth of their height wide; the detector scores the slivers between the two low."""
+SLIVER_HEIGHT = 1.0
+"""A cut-off piece narrower than ``CUT_WIDTH`` is a sliver only when lower than this share of the
+line height: one as tall as the line is an upright "1" cut from the digit it touches (the sliver
+cut off the side of a "0" or a "4" is lower)."""
 MAX_WIDTH = 1.7
 """No digit is wider than this times the line height (0.1 % of MNIST's are wider than high by this)."""
 WIDTHS = ((0.89, 0.12), (0.45, 0.19), (0.91, 0.12), (0.81, 0.14), (0.81, 0.14),
@@ -78,7 +84,8 @@ WIDTH_SPREAD = 2.0
 WIDTH_WEIGHT = 0.25
 """Weight of the width prior (:func:`_log_width_prior`) against the log confidence."""
 SHORT_COST = 2.0
-"""What a part of its own lower than ``CUT_HEIGHT`` of the line height costs in the log score."""
+"""What a part of its own whose longer side is under ``CUT_HEIGHT`` of the line height costs in
+the log score."""
 JOIN_GAP = 0.25
 """Neighbouring parts less than this many line heights apart may be strokes of one digit."""
 JOIN_COST = 1.0
@@ -281,6 +288,12 @@ class _Reader:
             self.seen[p] = None if i is None else (box, scores[i], bool(evidence[i] < self.threshold), float(evidence[i]))
 
 
+def _size(box: tuple[int, int, int, int]) -> int:
+    """The longer side of a box: what MNIST scales a digit by."""
+    x0, y0, x1, y1 = box
+    return max(x1 - x0, y1 - y0)
+
+
 def _log_width_prior(digit: int, w: int, h: int) -> float:
     """How usual a ``digit`` ``w`` wide is in a line ``h`` high: 0 within ``WIDTH_SPREAD``
     standard deviations of its mean width (:data:`WIDTHS`), then minus half the square of the excess."""
@@ -329,15 +342,16 @@ def lattice(page: _Page, piece: _Piece, tall: int) -> _Lattice:
 def _part_score(reader: _Reader, piece: _Piece, tall: int, cut: bool) -> float:
     """How likely ``piece`` is one digit: ``log confidence + WIDTH_WEIGHT * log width prior``, plus
     the log of the detector's probability that it is a digit for a model that has one;
-    a piece lower than ``CUT_HEIGHT`` or narrower than ``CUT_WIDTH`` of the line height ``tall``
-    scores ``-inf`` when cut from a part (a sliver the model would read as a "1"), ``SHORT_COST`` less when it is a part of its own
-    (a stroke of a digit drawn apart, or a mark that is no digit). The piece must be read."""
+    a piece whose longer side is under ``CUT_HEIGHT`` of the line height ``tall``, or narrower than
+    ``CUT_WIDTH`` and lower than ``SLIVER_HEIGHT`` of it, scores ``-inf`` when cut from a part (a
+    sliver the model would read as a "1"); a short one scores ``SHORT_COST`` less when it is a part
+    of its own (a stroke of a digit drawn apart, or a mark that is no digit). The piece must be read."""
     answer = reader.seen[piece]
     if answer is None:
         return -np.inf
     (x0, y0, x1, y1), scores, _, evidence = answer
-    short = y1 - y0 < CUT_HEIGHT * tall
-    if cut and (short or x1 - x0 < CUT_WIDTH * tall):
+    short = _size((x0, y0, x1, y1)) < CUT_HEIGHT * tall
+    if cut and (short or (x1 - x0 < CUT_WIDTH * tall and y1 - y0 < SLIVER_HEIGHT * tall)):
         return -np.inf
     digit = int(scores.argmax())
     score = np.log(max(float(scores[digit]), 1e-12)) + WIDTH_WEIGHT * _log_width_prior(digit, x1 - x0, max(y1 - y0, tall))
@@ -432,8 +446,8 @@ def read(net: Any, meta: dict[str, Any], image: Any, use_reject: bool = True) ->
     """Read the number in ``image`` (anything :func:`digitnet.preprocess.to_grayscale` takes).
 
     With ``use_reject``, a part is refused ("not a digit") when the model's reject option refuses
-    it (:func:`digitnet.reject.classify`); but a part of a digit's size in the line (at least
-    ``CUT_HEIGHT`` of the line height, at most ``MAX_WIDTH`` wide) is held to a lower bar: the top
+    it (:func:`digitnet.reject.classify`); but a part of a digit's size in the line (its longer
+    side at least ``CUT_HEIGHT`` of the line height, at most ``MAX_WIDTH`` wide) is held to a lower bar: the top
     calibrated probability :data:`READ_THRESHOLD`, or for a model with a detector
     (``net.detector``, which then decides alone) :data:`READ_EVIDENCE` of the detector's threshold.
     """
@@ -446,7 +460,7 @@ def read(net: Any, meta: dict[str, Any], image: Any, use_reject: bool = True) ->
     for piece in found.best(reader):
         box, scores, refused, evidence = reader.seen[piece]
         digit, confidence = int(scores.argmax()), float(scores.max())
-        sized = box[3] - box[1] >= CUT_HEIGHT * tall and box[2] - box[0] <= MAX_WIDTH * tall
+        sized = _size(box) >= CUT_HEIGHT * tall and box[2] - box[0] <= MAX_WIDTH * tall
         if reader.detector:
             kept = sized and evidence >= READ_EVIDENCE * reader.threshold
         else:  # refused on the top probability alone
