@@ -1,8 +1,10 @@
 """Does fine-tuning learn a handwriting style MNIST lacks, without forgetting MNIST, and how fast?
 
-Three styles that MNIST's American writers of the 1990s rarely used, drawn onto MNIST training
-digits: slashed zeros (a stroke across the 0), continental sevens (a crossbar through the stem)
-and ones with a long flag. Each drawing goes through ``preprocess.to_mnist`` like a canvas drawing.
+Styles that MNIST's American writers of the 1990s rarely used, drawn onto MNIST training digits
+(``digitnet.styles``): slashed zeros (a stroke across the 0), continental sevens (a crossbar
+through the stem), ones with a long flag, which the shipped model was trained with, and zeros
+slashed the other way, from top left to bottom right, which it never saw. Each drawing goes
+through ``preprocess.to_mnist`` like a canvas drawing.
 
 For each style a simulated person saves N examples of their style (5, 10, 20) into a real
 examples database, as the app's "Right" / "Wrong, it is" buttons do, and the shipped model is
@@ -33,7 +35,7 @@ from digitnet.examples import ExampleStore
 from digitnet.finetune import FinetuneConfig, accuracy, teach
 from digitnet.models import default_model_path
 from digitnet.persistence import load_model
-from digitnet.styles import STYLES, draw_style
+from digitnet.styles import OTHER_STYLES, STYLES, draw_style
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared/data/mnist"
 HELD_OUT = 200
@@ -44,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, default=DATA_DIR if DATA_DIR.is_dir() else None)
     p.add_argument("--counts", default="5,10,20", help="examples the person saves (default 5,10,20)")
     p.add_argument("--seeds", type=int, default=1, help="simulated people per style and count")
-    p.add_argument("--styles", default=",".join(STYLES))
+    p.add_argument("--styles", default=",".join([*STYLES, *OTHER_STYLES]))
     p.add_argument("--no-rehearsal", action="store_true",
                    help="batches of 64 of the person's examples and no MNIST images (what rehearsal saves)")
     args = p.parse_args(argv)
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| style | examples | style before | style after | MNIST test change | fine-tune s | CPU s |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for style in args.styles.split(","):
-        digit, _ = STYLES[style]
+        digit, _ = {**STYLES, **OTHER_STYLES}[style]
         pool = data.train.X[data.train.y == digit]  # the MNIST digits the style is drawn on
         rng = np.random.default_rng(1)
         held = draw_style(pool[:HELD_OUT], style, rng)  # (200, 784), never trained on

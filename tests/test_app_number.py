@@ -18,7 +18,7 @@ from digitnet.models import default_model_path  # noqa: E402
 from digitnet.persistence import load_model, save_model  # noqa: E402
 from digitnet.segment import Part, Reading  # noqa: E402
 from test_e2e_browser import STROKES  # noqa: E402
-from test_e2e_number import SCRIBBLE, written  # noqa: E402
+from test_e2e_number import CROSS, written  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 READING = Reading([Part((10, 20, 60, 200), 1, 0.9991), Part((100, 30, 190, 210), None, 0.47, "not a digit"),
@@ -69,7 +69,7 @@ def test_written_numbers_are_read_by_the_shipped_model(shipped):
     boxes = [p.box for p in reading.parts]
     assert all(0 <= x0 < x1 <= number.WIDTH and 0 <= y0 < y1 <= canvas.SIDE for x0, y0, x1, y1 in boxes)
     assert [b[0] // 210 for b in boxes] == [0, 1, 2, 3]  # each box over the digit drawn there
-    reading, _ = number.read_strokes(*shipped, written(STROKES[1], SCRIBBLE, STROKES[7]))
+    reading, _ = number.read_strokes(*shipped, written(STROKES[1], CROSS, STROKES[7]))
     assert reading.number == "17" and [p.reason for p in reading.rejected] == ["not a digit"]
     assert number.read_strokes(*shipped, []) == (None, None)
 
@@ -108,7 +108,7 @@ def test_the_page_switches_to_number_mode_and_back(app_env):
 
 
 def test_the_page_shows_the_number_and_the_parts_left_out(app_env):
-    at = number_page(written(STROKES[1], SCRIBBLE, STROKES[7]))
+    at = number_page(written(STROKES[1], CROSS, STROKES[7]))
     assert [m.value for m in at.metric] == ["17"]
     assert any(re.fullmatch(r"Left to right: \*\*1\*\* [\d.]+%, not a digit, \*\*7\*\* [\d.]+%", m.value)
                for m in at.markdown)

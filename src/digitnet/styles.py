@@ -9,6 +9,10 @@ stroke added to an MNIST digit of the right class:
 * :func:`crossbar`: a short bar through a seven's stem, a little below half-way down;
 * :func:`flag`: from the top of a one down to the left, 30-55 degrees below horizontal.
 
+:data:`STYLES` are the styles ``digitnet train --styles N`` teaches; :data:`OTHER_STYLES` holds a
+style no preset learns (a zero slashed from top left to bottom right, :func:`backslash`), for
+measuring how fast a person can teach a model their own (``digitnet finetune``).
+
 :func:`draw_style` draws a style onto digits and prepares them like any drawing
 (:func:`digitnet.preprocess.to_mnist`); :func:`with_styles` appends styled training digits to a
 dataset (``digitnet train --styles N``). Randomness comes only from the generator passed in.
@@ -57,6 +61,13 @@ def slash(img: np.ndarray, rng: np.random.Generator) -> Ends:
     return (cy + over * h, cx - over * lean[0]), (cy - over * h, cx + over * lean[1])
 
 
+def backslash(img: np.ndarray, rng: np.random.Generator) -> Ends:
+    """:func:`slash` seen in a mirror: from above-left to below-right of the zero."""
+    (y0, x0), (y1, x1) = slash(img, rng)
+    cx = sum(_box(img)[2:]) / 2
+    return (y1, 2 * cx - x1), (y0, 2 * cx - x0)
+
+
 def crossbar(img: np.ndarray, rng: np.random.Generator) -> Ends:
     """A short, slightly tilted bar through the seven's stem, a little below half-way down.
 
@@ -87,12 +98,15 @@ def flag(img: np.ndarray, rng: np.random.Generator) -> Ends:
 
 STYLES: dict[str, tuple[int, Callable[[np.ndarray, np.random.Generator], Ends]]] = {
     "slashed zero": (0, slash), "crossed seven": (7, crossbar), "flagged one": (1, flag)}
-"""Each style's digit and where its stroke goes."""
+"""Each style's digit and where its stroke goes: the styles ``digitnet train --styles N`` adds."""
+OTHER_STYLES: dict[str, tuple[int, Callable[[np.ndarray, np.random.Generator], Ends]]] = {
+    "backslashed zero": (0, backslash)}
+"""Styles no training recipe adds: a style the shipped model never saw, for Teach's benchmark."""
 
 
 def draw_style(digits: np.ndarray, style: str, rng: np.random.Generator) -> np.ndarray:
     """MNIST digits ``(n, 784)`` with the style's stroke added, prepared as MNIST: ``(n, 784)``."""
-    _, where = STYLES[style]
+    _, where = {**STYLES, **OTHER_STYLES}[style]
     out = []
     pad = 8 * SCALE  # room for a stroke that leaves the 28 x 28 field
     for x in digits:
