@@ -10,7 +10,11 @@ its own crop: what a cutter that finds every digit's crop would read, without th
 :mod:`digitnet.segment` gives a digit in two strokes (so the cutter may do better on those).
 
     .venv/bin/python benchmarks/bench_read.py [--model PATH] [--per-length 200] [--lengths 1-8] [--no-reject]
-                                              [--causes]
+                                              [--causes] [--between N]
+
+``--between N`` also draws N held-out non-digits (``outliers.held_out_outliers``, as in
+``bench_reject``) each between two MNIST test digits, 6 px from each, and counts the lines read
+as the two digits with the non-digit left out.
 
 Target: at least 97 % of the 4-digit numbers read exactly.
 """
@@ -26,6 +30,7 @@ import numpy as np
 
 from digitnet.data import load_dataset
 from digitnet.models import default_model_path
+from digitnet.outliers import held_out_outliers
 from digitnet.persistence import load_model
 from digitnet import reject
 from digitnet.preprocess import to_mnist
@@ -35,6 +40,12 @@ TOUCHING = 0.2
 """Share of neighbouring digits pushed together until they touch."""
 BROKEN = 0.15
 """Share of digits drawn as two strokes that do not touch."""
+
+
+def ink_columns(img: np.ndarray) -> np.ndarray:
+    """``img (28, w)`` cut to the columns that hold ink: ``(28, w')``."""
+    cols = np.flatnonzero(img.max(axis=0) > 0.1)
+    return img[:, cols[0]:cols[-1] + 1]
 
 
 def strokes(images: np.ndarray, rng: np.random.Generator) -> tuple[list[np.ndarray], list[bool]]:
@@ -48,17 +59,17 @@ def strokes(images: np.ndarray, rng: np.random.Generator) -> tuple[list[np.ndarr
         if broken[-1]:  # a band across the middle: two strokes
             band = int(rng.integers(rows[0] + rows.size // 3, rows[0] + 2 * rows.size // 3))
             img[band] = 0.0
-        cols = np.flatnonzero(img.max(axis=0) > 0.1)
-        crops.append(img[:, cols[0]:cols[-1] + 1])  # (28, w)
+        crops.append(ink_columns(img))  # (28, w)
     return crops, broken
 
 
-def compose(crops: list[np.ndarray], rng: np.random.Generator
+def compose(crops: list[np.ndarray], rng: np.random.Generator, gap: int | None = None
             ) -> tuple[np.ndarray, list[tuple[int, int]], list[bool]]:
     """One number from its digits' crops: side by side on a dark canvas, ink in [0, 1]; and each
-    digit's columns ``[x0, x1)`` and whether it touches a neighbour."""
-    gaps = [int(rng.integers(-2, 1)) if rng.random() < TOUCHING else int(rng.integers(2, 9))
-            for _ in crops[1:]]
+    digit's columns ``[x0, x1)`` and whether it touches a neighbour. The gaps are random, or all
+    ``gap`` px."""
+    gaps = [gap if gap is not None else int(rng.integers(-2, 1)) if rng.random() < TOUCHING
+            else int(rng.integers(2, 9)) for _ in crops[1:]]
     width = 8 + sum(c.shape[1] for c in crops) + sum(gaps) + 8
     canvas = np.zeros((28 + 8, max(width, 16)), np.float32)  # (36, W)
     x, spans = 8, []
@@ -102,6 +113,21 @@ def alone(net: Any, meta: dict[str, Any], crops: list[np.ndarray]) -> str:
     return "".join(map(str, digits))
 
 
+def between(net: Any, meta: dict[str, Any], X: np.ndarray, y: np.ndarray, n: int,
+            rng: np.random.Generator) -> tuple[float, float]:
+    """``n`` held-out non-digits: the share refused on their own, and the share left out, with both
+    digits read, when drawn between two of the digits ``X (m, 28, 28)``."""
+    others = held_out_outliers(n, rng).reshape(-1, 28, 28)  # (n, 28, 28)
+    digits, _, _ = reject.classify(net, meta, others.reshape(-1, *net.input_shape))
+    left_out = 0
+    for other in others:
+        i, j = rng.integers(len(X), size=2)
+        image, _, _ = compose([ink_columns(img) for img in (X[i], other, X[j])], rng, gap=6)
+        reading = read(net, meta, image)
+        left_out += reading.number == f"{y[i]}{y[j]}" and len(reading.rejected) > 0
+    return float(np.mean([d is None for d in digits])), left_out / n
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=str(default_model_path()))
@@ -111,6 +137,8 @@ def main() -> None:
     parser.add_argument("--no-reject", action="store_true", help="read every part as a digit")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--causes", action="store_true", help="count the misread numbers by cause")
+    parser.add_argument("--between", type=int, default=0, metavar="N",
+                        help="also draw N held-out non-digits between two digits each")
     args = parser.parse_args()
     low, _, high = args.lengths.partition("-")
     net, meta = load_model(args.model)
@@ -142,6 +170,10 @@ def main() -> None:
         print("numbers misread, by cause (a number may have several):")
         for cause, count in why.most_common():
             print(f"{count:6}  {cause}")
+    if args.between:
+        refused, left_out = between(net, meta, X, y, args.between, rng)
+        print(f"held-out non-digits refused on their own: {refused:.1%}; drawn between two digits, "
+              f"left out with both digits read: {left_out:.1%} of {args.between}")
 
 
 if __name__ == "__main__":

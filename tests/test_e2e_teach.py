@@ -1,8 +1,9 @@
-"""Teaching in a real browser: headless Chromium draws a slashed zero, saves the correction,
+"""Teaching in a real browser: headless Chromium draws a zero slashed from top left to bottom right
+(a style the shipped model never saw), saves the correction,
 undoes and redoes it, presses Teach, waits for the fine-tuned model, switches to it and back.
 
 The app runs as ``streamlit run app.py`` on a free local port with its own examples database
-(``DIGITNET_DB``), which already holds nine slashed zeros, so the tenth, drawn here, makes
+(``DIGITNET_DB``), which already holds nine such zeros, so the tenth, drawn here, makes
 enough to teach. Needs Debian's ``chromium`` and the ``playwright`` package: it fails without them.
 """
 
@@ -25,18 +26,18 @@ from test_e2e_browser import streamlit_server
 
 CHROMIUM = os.environ.get("DIGITNET_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(os.environ.get("DIGITNET_SCREENSHOTS", "/tmp"))
-# A zero (an ellipse) and its slash, on the 280 x 280 canvas.
-SLASHED_ZERO = [
+# A zero (an ellipse) and its slash from top left to bottom right, on the 280 x 280 canvas.
+BACKSLASHED_ZERO = [
     [(140 + 55 * math.sin(2 * math.pi * i / 48), 140 - 90 * math.cos(2 * math.pi * i / 48)) for i in range(50)],
-    [(80 + 120 * i / 20, 245 - 210 * i / 20) for i in range(21)],
+    [(80 + 120 * i / 20, 35 + 210 * i / 20) for i in range(21)],
 ]
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, mnist_dir):
-    """The app with a database of nine slashed zeros; yields (url, database path, models folder)."""
+    """The app with a database of nine backslashed zeros; yields (url, database path, models folder)."""
     train = load_dataset("mnist", mnist_dir, validation=0, progress=False).train
-    zeros = draw_style(train.X[train.y == 0][:9], "slashed zero", np.random.default_rng(0))
+    zeros = draw_style(train.X[train.y == 0][:9], "backslashed zero", np.random.default_rng(0))
     tmp = tmp_path_factory.mktemp("teach")
     db, models = tmp / "examples.sqlite", tmp / "models"
     with ExampleStore(db) as store:
@@ -107,7 +108,7 @@ def test_correct_undo_teach_switch_and_go_back(page, app):
 
 def _teach_in_the_browser(page, db: Path, models: Path) -> None:
     page.get_by_text("9 examples saved in profile 'default'").wait_for()
-    _draw(page, SLASHED_ZERO)
+    _draw(page, BACKSLASHED_ZERO)
     page.get_by_text("Wrong? It is:").wait_for()
     page.screenshot(path=str(SHOTS / "digitnet-teach-answer.png"), full_page=True)
     _save_as_zero(page)
