@@ -115,6 +115,22 @@ def _context(browser, **options):
                                                 headless=True, args=ARGS, **options)
 
 
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
+         "device_scale_factor": 2}
+"""A phone's screen, 390 x 844 CSS pixels, touched with a finger."""
+
+
+def finger(context, page, box: dict, strokes: list, side: float) -> None:
+    """Draw ``strokes`` (in the pad's units, ``side`` units wide) with a finger on the pad at ``box``."""
+    touch = context.new_cdp_session(page)
+    k = box["width"] / side
+    for stroke in strokes:
+        points = [(box["x"] + x * k, box["y"] + y * k) for x, y in stroke]
+        for kind, (x, y) in [("touchStart", points[0])] + [("touchMove", p) for p in points[1:]]:
+            touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+        touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
 @pytest.fixture(scope="module")
 def page(app_url, browser):
     context = _context(browser, viewport={"width": 1400, "height": 1000})
@@ -244,8 +260,7 @@ def test_no_developer_chrome(page):
 
 def test_phone_draws_with_a_finger_and_shows_the_answer(app_url, browser):
     """390 x 844: the pad fills the width, a finger draws, the answer and its confidence are in view."""
-    context = _context(browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
-                       device_scale_factor=2)
+    context = _context(browser, **PHONE)
     try:
         page = context.new_page()
         page.set_default_timeout(30_000)
@@ -254,12 +269,7 @@ def test_phone_draws_with_a_finger_and_shows_the_answer(app_url, browser):
         canvas.wait_for(state="visible")
         box = canvas.bounding_box()
         assert box["width"] >= 330 and box["x"] + box["width"] <= 390
-        touch = context.new_cdp_session(page)
-        k = box["width"] / 280
-        points = [(box["x"] + x * k, box["y"] + y * k) for x, y in STROKES[1][0]]
-        for kind, (x, y) in [("touchStart", points[0])] + [("touchMove", p) for p in points[1:]]:
-            touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
-        touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        finger(context, page, box, STROKES[1], 280)
         expect(page, "Prediction: 1")
         page.screenshot(path=str(SHOTS / "digitnet-phone.png"))
         for text in ("Prediction: 1", "Confidence:"):

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from digitnet.app import number
-from test_e2e_browser import SHOTS, STROKES, _context, app_url, browser  # noqa: F401 (fixtures)
+from test_e2e_browser import PHONE, SHOTS, STROKES, _context, app_url, browser, finger  # noqa: F401 (fixtures)
 
 NUMBER_PAD = "canvas[aria-label='drawing canvas: write a number']"
 VALUE = "[data-testid='stMetricValue']"
@@ -134,8 +134,7 @@ def test_switching_modes_keeps_each_drawing(page):
 
 def test_phone_writes_a_number_with_a_finger(app_url, browser):  # noqa: F811
     """390 x 844: the wide pad fits the screen, a finger writes 1 and 7, the number is in view."""
-    context = _context(browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
-                       device_scale_factor=2)
+    context = _context(browser, **PHONE)
     try:
         page = context.new_page()
         page.set_default_timeout(30_000)
@@ -145,13 +144,7 @@ def test_phone_writes_a_number_with_a_finger(app_url, browser):  # noqa: F811
         canvas.wait_for(state="visible")
         box = canvas.bounding_box()
         assert box["width"] >= 330 and box["x"] + box["width"] <= 390
-        touch = context.new_cdp_session(page)
-        k = box["width"] / number.WIDTH
-        for stroke in written(STROKES[1], STROKES[7]):
-            points = [(box["x"] + x * k, box["y"] + y * k) for x, y in stroke]
-            for kind, (x, y) in [("touchStart", points[0])] + [("touchMove", p) for p in points[1:]]:
-                touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
-            touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        finger(context, page, box, written(STROKES[1], STROKES[7]), number.WIDTH)
         try:
             expect_number(page, "17")
         finally:
