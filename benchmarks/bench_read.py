@@ -12,9 +12,10 @@ its own crop: what a cutter that finds every digit's crop would read, without th
     .venv/bin/python benchmarks/bench_read.py [--model PATH] [--per-length 200] [--lengths 1-8] [--no-reject]
                                               [--causes] [--between N]
 
-``--between N`` also draws N held-out non-digits (``outliers.held_out_outliers``, as in
-``bench_reject``) each between two MNIST test digits, 6 px from each, and counts the lines read
-as the two digits with the non-digit left out.
+``--between N`` also takes N held-out non-digits (``outliers.held_out_outliers``, as in
+``bench_reject``), counts those ``read`` finds no number in on their own, draws each between two
+MNIST test digits, 6 px from each, and counts the lines read as the two digits with the
+non-digit left out.
 
 Target: at least 97 % of the 4-digit numbers read exactly.
 """
@@ -114,18 +115,20 @@ def alone(net: Any, meta: dict[str, Any], crops: list[np.ndarray]) -> str:
 
 
 def between(net: Any, meta: dict[str, Any], X: np.ndarray, y: np.ndarray, n: int,
-            rng: np.random.Generator) -> tuple[float, float]:
-    """``n`` held-out non-digits: the share refused on their own, and the share left out, with both
-    digits read, when drawn between two of the digits ``X (m, 28, 28)``."""
+            rng: np.random.Generator) -> tuple[float, float, float]:
+    """``n`` held-out non-digits: the share the model refuses on their own, the share ``read``
+    reads as no number on their own, and the share left out, with both digits read, when drawn
+    between two of the digits ``X (m, 28, 28)``."""
     others = held_out_outliers(n, rng).reshape(-1, 28, 28)  # (n, 28, 28)
     digits, _, _ = reject.classify(net, meta, others.reshape(-1, *net.input_shape))
+    unread = np.mean([read(net, meta, np.pad(other, 8)).number == "" for other in others])
     left_out = 0
     for other in others:
         i, j = rng.integers(len(X), size=2)
         image, _, _ = compose([ink_columns(img) for img in (X[i], other, X[j])], rng, gap=6)
         reading = read(net, meta, image)
         left_out += reading.number == f"{y[i]}{y[j]}" and len(reading.rejected) > 0
-    return float(np.mean([d is None for d in digits])), left_out / n
+    return float(np.mean([d is None for d in digits])), float(unread), left_out / n
 
 
 def main() -> None:
@@ -171,9 +174,10 @@ def main() -> None:
         for cause, count in why.most_common():
             print(f"{count:6}  {cause}")
     if args.between:
-        refused, left_out = between(net, meta, X, y, args.between, rng)
-        print(f"held-out non-digits refused on their own: {refused:.1%}; drawn between two digits, "
-              f"left out with both digits read: {left_out:.1%} of {args.between}")
+        refused, unread, left_out = between(net, meta, X, y, args.between, rng)
+        print(f"held-out non-digits on their own: refused by the model {refused:.1%}, read as no number "
+              f"{unread:.1%}; drawn between two digits, left out with both digits read: {left_out:.1%} "
+              f"of {args.between}")
 
 
 if __name__ == "__main__":

@@ -14,9 +14,10 @@ The steps, each a function below, in the order :func:`read` runs them::
   them is under :data:`NEAR` of that height (a flag that sticks out to the right).
 * **Candidates**: digits written touching are one blob wider than a digit. A part wider than
   :data:`CUT_MIN` times the line height may be cut at the valleys of its column profile (the
-  columns with the least ink) and at even steps (:func:`lattice`); every run between two of
-  those columns is a candidate digit, and so is each pair of neighbouring parts taken as one
-  (strokes of one digit that the column rule left apart).
+  columns with the least ink) and at even steps (:func:`lattice`), unless its strokes are too
+  wide for a digit (:func:`blot`); every run between two of those columns is a candidate digit,
+  and so is each pair of neighbouring parts taken as one (strokes of one digit that the column
+  rule left apart).
 * **Choosing**: each candidate goes through :func:`digitnet.preprocess.to_mnist` and the model,
   all in one batch; the reading whose digits are most likely wins (:meth:`_Line.best`): the
   product of the model's confidence in each and how usual its width is for the digit it reads
@@ -24,7 +25,7 @@ The steps, each a function below, in the order :func:`read` runs them::
 * **Refusing**: a part the model reads with too little confidence is reported as not a digit;
   for a digit-sized part in a line of digits the bar is lower than the model's own reject
   threshold (:data:`READ_THRESHOLD`, :data:`READ_EVIDENCE`), since one refused digit loses the
-  whole number.
+  whole number. A drawing of one part is held to the model's own bar.
 
 Boxes are ``(x0, y0, x1, y1)`` in pixels of the input image, ``x1`` and ``y1`` exclusive.
 """
@@ -35,10 +36,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import find_objects, grey_closing, label
+from PIL import Image
+from scipy.ndimage import distance_transform_edt, find_objects, grey_closing, label
 
 from . import reject
-from .preprocess import INK_LEVEL, BlankImageError, check_ink, normalise_polarity, to_grayscale, to_mnist
+from .preprocess import (INK_LEVEL, STROKE_RANGE, BlankImageError, check_ink, normalise_polarity, to_grayscale,
+                         to_mnist)
+from .strokes import INK, skeleton, stroke_width
 
 MIN_PIXELS = 5
 """Blobs with fewer ink pixels than this are noise."""
@@ -92,6 +96,8 @@ JOIN_COST = 1.0
 """What reading two neighbouring parts as one digit costs in the log score."""
 FRAGMENT = 0.1
 """Bits of a cut piece with less than this share of its ink belong to the digit on the other side."""
+BLOT_SIDE = 56
+"""Height, in pixels, of the working copy on which :func:`blot` measures a part's strokes."""
 READ_THRESHOLD = 0.5
 """A digit-sized part that the top-probability reject option refuses is still read unless its
 calibrated confidence is under this: 99.9 % of the shipped model's validation digits reach 0.5,
@@ -322,15 +328,32 @@ class _Lattice:
                 if (i, j) == (0, n - 1) or self.columns[j] - self.columns[i] <= MAX_WIDTH * tall]
 
 
+def blot(part: np.ndarray, tall: int) -> bool:
+    """Whether the strokes of ``part (h, w)`` (ink bright on 0) are wider than ``STROKE_RANGE[1]`` of the line height
+    ``tall``, the widest MNIST's digits have: a dot or a smear, which cut into slices would read as
+    "1"s side by side. Measured on a copy scaled so the line is ``BLOT_SIDE`` px high, as
+    :func:`digitnet.strokes.stroke_width`, or from the deepest point of a dot that thins to nothing."""
+    scale = BLOT_SIDE / max(tall, 1)
+    h, w = part.shape
+    img = Image.fromarray(np.ascontiguousarray(part, dtype=np.float32), mode="F")
+    work = np.asarray(img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR))
+    work = work / max(float(work.max()), 1e-12)  # (h', w') a faint part measured as a dark one
+    skel = skeleton(work > INK)  # (h', w'): empty for a round dot, which thins away
+    width = stroke_width(work, skel) if skel.any() else 2.0 * float(distance_transform_edt(work > INK).max()) - 1.0
+    return width > STROKE_RANGE[1] * BLOT_SIDE
+
+
 def lattice(page: _Page, piece: _Piece, tall: int) -> _Lattice:
-    """The columns ``piece`` may be cut at: none for a part too narrow to hold two digits, else
-    its ``CUTS`` deepest valleys and a cut every ``CUT_STEP`` line heights, 3 px apart at least."""
+    """The columns ``piece`` may be cut at: none for a part too narrow to hold two digits or a
+    :func:`blot`, else its ``CUTS`` deepest valleys and a cut every ``CUT_STEP`` line heights, 3 px
+    apart at least."""
     x0, y0, x1, y1 = page.box(piece)
     w = x1 - x0
     own = np.isin(page.labels[y0:y1, x0:x1], list(piece.labels))  # (h, w)
-    profile = np.where(own, page.gray[y0:y1, x0:x1], 0.0).sum(axis=0)  # (w,) ink per column
+    part = np.where(own, page.gray[y0:y1, x0:x1], 0.0)  # (h, w) the part's ink alone
+    profile = part.sum(axis=0)  # (w,) ink per column
     cuts: list[int] = []
-    if w > CUT_MIN * tall:
+    if w > CUT_MIN * tall and not blot(part, tall):
         step = max(2, round(CUT_STEP * tall))
         for c in valleys(profile) + list(range(step, w - 2, step)):
             if c >= 3 and c <= w - 3 and all(abs(c - d) >= 3 for d in cuts):
@@ -446,21 +469,27 @@ def read(net: Any, meta: dict[str, Any], image: Any, use_reject: bool = True) ->
     """Read the number in ``image`` (anything :func:`digitnet.preprocess.to_grayscale` takes).
 
     With ``use_reject``, a part is refused ("not a digit") when the model's reject option refuses
-    it (:func:`digitnet.reject.classify`); but a part of a digit's size in the line (its longer
-    side at least ``CUT_HEIGHT`` of the line height, at most ``MAX_WIDTH`` wide) is held to a lower bar: the top
-    calibrated probability :data:`READ_THRESHOLD`, or for a model with a detector
-    (``net.detector``, which then decides alone) :data:`READ_EVIDENCE` of the detector's threshold.
+    it (:func:`digitnet.reject.classify`); but in a line of several parts, a part of a digit's size
+    (its longer side at least ``CUT_HEIGHT`` of the line height, at most ``MAX_WIDTH`` wide) is
+    held to a lower bar: the top calibrated probability :data:`READ_THRESHOLD`, or for a model with
+    a detector (``net.detector``, which then decides alone) :data:`READ_EVIDENCE` of the
+    detector's threshold. A drawing of one part has no other digits to be the size of: it is held
+    to the model's own bar, and when it is cut into pieces of which one is refused, it is read as
+    one part (a letter cut into a "1" and a refused rest is not a digit).
     """
     page = _Page(ink(image))
     reader = _Reader(net, meta, page)
     found = line(page)
     reader.read(found.candidates())
-    tall = found.tall
+    tall, lone = found.tall, len(found.grids) == 1
+    pieces = found.best(reader)
+    if use_reject and lone and len(pieces) > 1 and any(reader.seen[p][2] for p in pieces):
+        pieces = [found.grids[0].piece]
     reading = Reading()
-    for piece in found.best(reader):
+    for piece in pieces:
         box, scores, refused, evidence = reader.seen[piece]
         digit, confidence = int(scores.argmax()), float(scores.max())
-        sized = _size(box) >= CUT_HEIGHT * tall and box[2] - box[0] <= MAX_WIDTH * tall
+        sized = not lone and _size(box) >= CUT_HEIGHT * tall and box[2] - box[0] <= MAX_WIDTH * tall
         if reader.detector:
             kept = sized and evidence >= READ_EVIDENCE * reader.threshold
         else:  # refused on the top probability alone
