@@ -273,6 +273,23 @@ def test_parts_the_model_refuses_are_reported_with_their_boxes_not_read(model, m
     assert read(net, strict, img, use_reject=False).number == "721"
 
 
+def test_a_line_under_several_digits_is_reported_apart(model, mnist):
+    """An underline below two digits overlaps both: it is not merged into either as a stroke of
+    one digit, but reported as not a digit, with its box; under one digit it is that digit's stroke."""
+    X, y = mnist
+    img = np.pad(line(X[:2], [6]), ((0, 12), (0, 0)))  # room below the digits
+    width = img.shape[1]
+    img[-6:-3, 6:width - 6] = 1.0  # a 3 px line under both
+    assert len(segment.lines_across(_Page(img), components(_Page(img)))) == 1
+    reading = read(*model, img)
+    assert reading.number == f"{y[0]}{y[1]}"
+    (refused,) = reading.rejected
+    assert refused.box == (6, img.shape[0] - 6, width - 6, img.shape[0] - 3) and refused.reason == "not a digit"
+    one = np.pad(np.pad(crop(X[0]), ((4, 4), (8, 8))), ((0, 12), (0, 0)))
+    one[-6:-3, 8:-8] = 1.0
+    assert segment.lines_across(_Page(one), components(_Page(one))) == []
+
+
 def test_a_dot_or_a_smear_alone_is_not_a_digit(model):
     """A round dot and a thick smear have strokes wider than any MNIST digit's for their height:
     they are not cut into slices (which read as "1"s side by side) and, alone, are refused whole."""

@@ -2,11 +2,13 @@
 
 The steps, each a function below, in the order :func:`read` runs them::
 
-    ink -> components -> merge_overlapping -> line (cut columns, joins) -> every candidate read
+    ink -> components -> lines_across, merge_overlapping -> line (cut columns, joins) -> every candidate read
         -> best reading (dynamic programming) -> refused parts reported
 
 * **Components**: the 8-connected blobs of ink (``scipy.ndimage.label``); specks under
   :data:`MIN_PIXELS` or :data:`MIN_SHARE` of the ink are noise.
+* **Lines across digits**: a low blob over the columns of two or more digits (an underline, a
+  line over them) is no digit and no stroke of one (:func:`lines_across`): it is reported apart.
 * **Merging**: strokes of one digit that do not touch (the flag of a 5, a 4 or a 7 drawn in two
   strokes, the dot a pen leaves) lie above one another, so blobs whose column ranges overlap by
   more than :data:`OVERLAP` of the narrower one's width are one part; and a blob less than
@@ -204,6 +206,18 @@ def components(page: _Page) -> list[_Piece]:
     width = page.gray.shape[1]
     return [_Piece(frozenset([k + 1]), 0, width) for k, s in enumerate(sizes)
             if s >= MIN_PIXELS and s >= MIN_SHARE * total]
+
+
+def lines_across(page: _Page, pieces: list[_Piece]) -> list[_Piece]:
+    """The blobs lower than ``SMALL`` of the tallest whose column range overlaps, by more than
+    ``OVERLAP`` of their widths, two or more blobs at least ``CUT_HEIGHT`` of the tallest high: a
+    line under or over several digits that touches none. A stroke of one digit overlaps one such
+    blob (the crossbar of a 7, the flag of a 5)."""
+    boxes = {p: page.box(p) for p in pieces if page.box(p) is not None}
+    tall = max((b[3] - b[1] for b in boxes.values()), default=0)
+    digits = [b for b in boxes.values() if b[3] - b[1] >= CUT_HEIGHT * tall]
+    return [p for p, (x0, y0, x1, y1) in boxes.items() if y1 - y0 < SMALL * tall
+            and sum(min(x1, b[2]) - max(x0, b[0]) > OVERLAP * (b[2] - b[0]) for b in digits) > 1]
 
 
 def merge_overlapping(page: _Page, pieces: list[_Piece]) -> list[_Piece]:
@@ -424,11 +438,12 @@ class _Line:
     tall: int
     grids: list[_Lattice]
     joins: list[_Piece | None]
+    across: list[_Piece]
 
     def candidates(self) -> list[_Piece]:
-        """Every piece a digit may be: each run of each part, each join."""
+        """Every piece to read: each run of each part, each join, each line across digits."""
         runs = [g.run(i, j) for g in self.grids for i, j in g.runs(self.tall)]
-        return runs + [p for p in self.joins if p is not None]
+        return runs + [p for p in self.joins if p is not None] + self.across
 
     def best(self, reader: _Reader) -> list[_Piece]:
         """The digits of the best reading, left to right: dynamic programming over the parts,
@@ -447,15 +462,17 @@ class _Line:
 
 def line(page: _Page) -> _Line:
     """The blobs of ``page``, strokes of one digit merged, each with its cut columns and the
-    joins of neighbours less than ``JOIN_GAP`` line heights apart."""
-    pieces = [p for p in merge_overlapping(page, components(page)) if page.box(p) is not None]
+    joins of neighbours less than ``JOIN_GAP`` line heights apart; lines across digits apart."""
+    blobs = components(page)
+    across = lines_across(page, blobs)
+    pieces = [p for p in merge_overlapping(page, [b for b in blobs if b not in across]) if page.box(p) is not None]
     boxes = [page.box(p) for p in pieces]
     tall = int(np.median([b[3] - b[1] for b in boxes])) if boxes else 0  # the height of a digit
     joins: list[_Piece | None] = [None]
     for (a, ab), (b, bb) in zip(zip(pieces, boxes), zip(pieces[1:], boxes[1:])):
         near = bb[0] - ab[2] <= JOIN_GAP * tall and max(ab[2], bb[2]) - ab[0] <= MAX_WIDTH * tall
         joins.append(_Piece(a.labels | b.labels, 0, page.gray.shape[1]) if near else None)
-    return _Line(page, tall, [lattice(page, p, tall) for p in pieces], joins)
+    return _Line(page, tall, [lattice(page, p, tall) for p in pieces], joins, across)
 
 
 def ink(image: Any) -> np.ndarray:
@@ -497,5 +514,9 @@ def read(net: Any, meta: dict[str, Any], image: Any, use_reject: bool = True) ->
         if use_reject and refused and not kept:
             digit = None
         reading.parts.append(Part(box, digit, confidence, None if digit is not None else reject.REASON))
+    for piece in found.across:  # an underline: no digit, with the reject option or without
+        answer = reader.seen[piece]
+        box, confidence = (page.box(piece), 0.0) if answer is None else (answer[0], float(answer[1].max()))
+        reading.parts.append(Part(box, None, confidence, reject.REASON))
     reading.parts.sort(key=lambda part: part.box[0])
     return reading
