@@ -2,8 +2,8 @@
 
 The steps, each a function below, in the order :func:`read` runs them::
 
-    ink -> components -> lines_across, merge_overlapping -> line (cut columns, joins) -> every candidate read
-        -> best reading (dynamic programming) -> refused parts reported
+    ink -> components -> lines_across, merge_overlapping -> line (cut columns, joins)
+        -> every candidate read -> best reading (dynamic programming) -> refused parts reported
 
 * **Components**: the 8-connected blobs of ink (``scipy.ndimage.label``); specks under
   :data:`MIN_PIXELS` or :data:`MIN_SHARE` of the ink are noise.
@@ -25,8 +25,8 @@ The steps, each a function below, in the order :func:`read` runs them::
   product of the model's confidence in each and how usual its width is for the digit it reads
   as (:func:`_part_score`).
 * **Refusing**: a part the detector is sure is no digit may be left out in the choosing
-  (:data:`SKIP_COST`); a part the model reads with too little confidence is reported as not a digit;
-  for a digit-sized part in a line of digits the bar is lower than the model's own reject
+  (:data:`SKIP_COST`); a part the model reads with too little confidence is reported as not a
+  digit; for a digit-sized part in a line of digits the bar is lower than the model's own reject
   threshold (:data:`READ_THRESHOLD`, :data:`READ_EVIDENCE`), since one refused digit loses the
   whole number. A drawing of one part is held to the model's own bar.
 
@@ -348,10 +348,11 @@ class _Lattice:
 
 
 def blot(part: np.ndarray, tall: int) -> bool:
-    """Whether the strokes of ``part (h, w)`` (ink bright on 0) are wider than ``STROKE_RANGE[1]`` of the line height
-    ``tall``, the widest MNIST's digits have: a dot or a smear, which cut into slices would read as
-    "1"s side by side. Measured on a copy scaled so the line is ``BLOT_SIDE`` px high, as
-    :func:`digitnet.strokes.stroke_width`, or from the deepest point of a dot that thins to nothing."""
+    """Whether the strokes of ``part (h, w)`` (ink bright on 0) are wider than ``STROKE_RANGE[1]``
+    of the line height ``tall``, the widest MNIST's digits have: a dot or a smear, which cut into
+    slices would read as "1"s side by side. Measured on a copy scaled so the line is
+    ``BLOT_SIDE`` px high, as :func:`digitnet.strokes.stroke_width`, or from the deepest point of a
+    dot that thins to nothing."""
     scale = BLOT_SIDE / max(tall, 1)
     h, w = part.shape
     img = Image.fromarray(np.ascontiguousarray(part, dtype=np.float32), mode="F")
