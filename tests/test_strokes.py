@@ -3,10 +3,16 @@ the distance transform, redrawn strokes of the asked width, MNIST digits left al
 
 import numpy as np
 import pytest
+from scipy.ndimage import zoom
 
 from digitnet.data import load_dataset
-from digitnet.preprocess import STROKE_RANGE, STROKE_SIDE, crop_to_ink, normalise_stroke_width, to_mnist
+from digitnet.preprocess import FAT_TARGET, STROKE_RANGE, STROKE_SIDE, crop_to_ink, normalise_stroke_width, to_mnist
 from digitnet.strokes import redraw_digits, render, skeleton, stroke_width
+
+
+def zoom_to_side(crop: np.ndarray) -> np.ndarray:
+    """``crop`` enlarged so its long side is ``STROKE_SIDE`` px, where stroke widths are measured."""
+    return np.clip(zoom(crop, STROKE_SIDE / max(crop.shape), order=1), 0.0, 1.0)
 
 
 def bar(width: int, length: int = 60, side: int = 80) -> np.ndarray:
@@ -40,17 +46,49 @@ def test_render_draws_the_asked_radius_and_blank_stays_blank():
     assert not out[1].any()
 
 
-def test_mnist_digits_are_not_redrawn_but_hairlines_and_blobs_are(mnist_dir):
+def test_mnist_digits_are_left_alone_and_hairlines_and_blobs_are_brought_in_range(mnist_dir):
+    """MNIST's boldest digits measure as fat as a fat brush, but their ink is grey (``SOLID_INK``):
+    they are left as they are, like every other MNIST digit."""
     test = load_dataset("mnist", mnist_dir, validation=0).test
-    digits = test.X[:50].reshape(-1, 28, 28)
-    for d in digits:
-        crop = crop_to_ink(d)
+    digits = test.X[:300].reshape(-1, 28, 28)
+    crops = [crop_to_ink(d) for d in digits]
+    bold = [c for c in crops if stroke_width(zoom_to_side(c)) / STROKE_SIDE > STROKE_RANGE[1]]
+    assert len(bold) >= 3
+    for crop in crops:
         assert normalise_stroke_width(crop) is crop
     hairline, blob = redraw_digits(digits[:2], np.array([0.01, 0.5]))
     for drawn in (hairline, blob):
         redrawn = normalise_stroke_width(crop_to_ink(drawn))
         width = stroke_width(redrawn) / max(redrawn.shape)
         assert STROKE_RANGE[0] <= width <= STROKE_RANGE[1], width
+
+
+def test_a_fat_stroke_is_worn_down_from_its_outline_not_redrawn_from_its_skeleton():
+    """An 8 whose loops a fat brush has filled, two touching discs: its skeleton is a line down
+    the middle (a "1"); worn down from the outline it keeps two round lobes and the waist between."""
+    yy, xx = np.mgrid[:120, :80]
+    eight = ((np.hypot(yy - 32, xx - 40) < 27) | (np.hypot(yy - 86, xx - 40) < 30)).astype(np.float32)
+    worn = normalise_stroke_width(crop_to_ink(eight))
+    h, w = worn.shape
+    assert stroke_width(worn) / max(h, w) == pytest.approx(FAT_TARGET, abs=0.03)  # worn down
+    assert w > 0.45 * h  # round lobes (the drawing is 0.52 as wide as high), not a line
+    ink = (worn > 0.5).sum(axis=1)  # (h,) ink per row
+    lobe_top, waist, lobe_bottom = ink[: h // 3].max(), ink[h // 3: h // 2 + 2].min(), ink[h // 2:].max()
+    assert waist < 0.7 * min(lobe_top, lobe_bottom)
+
+
+def test_a_small_digit_drawn_with_a_fat_brush_reads_like_the_original(mnist_dir):
+    """Digits drawn with a brush 45 % of their height, their loops filled: read from the worn-down
+    outline, the shipped model reads most of them (94 % of 1 000 validation digits; redrawn from
+    their skeletons instead, 62 %)."""
+    from digitnet.models import default_model_path
+    from digitnet.persistence import load_model
+
+    net, _ = load_model(default_model_path())
+    test = load_dataset("mnist", mnist_dir, validation=0).test
+    drawn = redraw_digits(test.X[:200].reshape(-1, 28, 28), np.full(200, 0.45))  # (200, 152, 152)
+    X = np.stack([to_mnist(d) for d in drawn])
+    assert np.mean(net.predict(X) == test.y[:200]) >= 0.88
 
 
 def test_a_hairline_digit_reads_like_the_original(mnist_dir):

@@ -43,7 +43,7 @@ from PIL import Image
 from scipy.ndimage import distance_transform_edt, find_objects, grey_closing, label
 
 from . import reject
-from .preprocess import (INK_LEVEL, STROKE_RANGE, BlankImageError, check_ink, normalise_polarity, to_grayscale,
+from .preprocess import (INK_LEVEL, BlankImageError, check_ink, normalise_polarity, to_grayscale,
                          to_mnist)
 from .strokes import INK, skeleton, stroke_width
 
@@ -103,6 +103,9 @@ probability that it is no digit: a part is left out only when the detector is su
 the model is of any reading of it (600 validation numbers read as without it; 3.0 loses 3)."""
 FRAGMENT = 0.1
 """Bits of a cut piece with less than this share of its ink belong to the digit on the other side."""
+BLOT_WIDTH = 0.3
+"""A part whose strokes are wider than this share of the line height is a blot (all but 0.1 % of
+MNIST's digits have thinner strokes, as a share of their height)."""
 BLOT_SIDE = 56
 """Height, in pixels, of the working copy on which :func:`blot` measures a part's strokes."""
 READ_THRESHOLD = 0.5
@@ -348,8 +351,8 @@ class _Lattice:
 
 
 def blot(part: np.ndarray, tall: int) -> bool:
-    """Whether the strokes of ``part (h, w)`` (ink bright on 0) are wider than ``STROKE_RANGE[1]``
-    of the line height ``tall``, the widest MNIST's digits have: a dot or a smear, which cut into
+    """Whether the strokes of ``part (h, w)`` (ink bright on 0) are wider than ``BLOT_WIDTH`` of
+    the line height ``tall``, the widest MNIST's digits have: a dot or a smear, which cut into
     slices would read as "1"s side by side. Measured on a copy scaled so the line is
     ``BLOT_SIDE`` px high, as :func:`digitnet.strokes.stroke_width`, or from the deepest point of a
     dot that thins to nothing."""
@@ -360,7 +363,7 @@ def blot(part: np.ndarray, tall: int) -> bool:
     work = work / max(float(work.max()), 1e-12)  # (h', w') a faint part measured as a dark one
     skel = skeleton(work > INK)  # (h', w'): empty for a round dot, which thins away
     width = stroke_width(work, skel) if skel.any() else 2.0 * float(distance_transform_edt(work > INK).max()) - 1.0
-    return width > STROKE_RANGE[1] * BLOT_SIDE
+    return width > BLOT_WIDTH * BLOT_SIDE
 
 
 def lattice(page: _Page, piece: _Piece, tall: int) -> _Lattice:
