@@ -79,7 +79,7 @@ def test_a_fat_stroke_is_worn_down_from_its_outline_not_redrawn_from_its_skeleto
 
 def test_a_small_digit_drawn_with_a_fat_brush_reads_like_the_original(mnist_dir):
     """Digits drawn with a brush 45 % of their height, their loops filled: read from the worn-down
-    outline, the shipped model reads most of them (94 % of 1 000 validation digits; redrawn from
+    outline, the shipped model reads most of them (95 % of 1 000 validation digits; redrawn from
     their skeletons instead, 62 %)."""
     from digitnet.models import default_model_path
     from digitnet.persistence import load_model

@@ -337,7 +337,7 @@ outline thinned less keeps more of the shape that tells a filled 8 from a filled
 SOLID_INK = 0.85
 """A fat stroke is worn down only if at least this share of its ink is at full strength (over 90 %
 of the peak): a brush's solid ink with an edge one pixel wide (88-95 % in MNIST digits redrawn
-with a fat brush), not a bold pen's grey strokes (58-79 % in MNIST's fattest test digits), whose
+with a fat brush), not a bold pen's grey strokes (63-79 % in MNIST's fattest test digits), whose
 grey holes and uneven width wearing down would erase."""
 
 
