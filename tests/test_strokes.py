@@ -30,6 +30,11 @@ def test_the_skeleton_of_a_bar_is_one_pixel_thick_and_its_width_is_measured(widt
     assert stroke_width(bar(width)) == pytest.approx(width, abs=1.0)
 
 
+def test_a_stroke_cut_by_the_image_edge_ends_there():
+    """A crop holds its ink edge to edge: a bar that fills its image is as wide as it is."""
+    assert stroke_width(np.ones((100, 10), np.float32)) == pytest.approx(10, abs=1.0)
+
+
 def test_skeletons_of_a_batch_are_the_skeletons_of_each_image():
     batch = np.stack([bar(3), bar(9), np.zeros((80, 80), np.float32)]) > 0.5
     together = skeleton(batch)

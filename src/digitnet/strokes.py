@@ -65,13 +65,14 @@ def stroke_width(image: np.ndarray, skel: np.ndarray | None = None) -> float:
 
     Twice the median distance to the background over the skeleton (``skel``, computed when not
     given); the distance of a centre pixel counts the pixel itself as half a pixel, hence the
-    ``- 1`` on the doubled value.
+    ``- 1`` on the doubled value. Beyond the image's edge is background: a stroke cut by the edge
+    ends there.
     """
     mask = image > INK
     skel = skeleton(mask) if skel is None else skel
     if not skel.any():
         return 0.0
-    edt = distance_transform_edt(mask)  # (h, w): distance to the nearest background pixel
+    edt = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]  # (h, w): distance to the background
     return max(1.0, 2.0 * float(np.median(edt[skel])) - 1.0)
 
 
