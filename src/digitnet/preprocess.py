@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image, ImageOps
 from scipy import ndimage
 
-from .strokes import INK, render, skeleton, stroke_width
+from .strokes import INK, render, skeleton, stroke_width, working_copy
 
 __all__ = [
     "MAX_PIXELS",
@@ -355,13 +355,7 @@ def normalise_stroke_width(crop: np.ndarray) -> np.ndarray:
     line through it, while the outline still has the digit's shape. Either way the working-size
     image is returned.
     """
-    h, w = crop.shape
-    scale = STROKE_SIDE / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    img = Image.fromarray(np.ascontiguousarray(crop, dtype=np.float32), mode="F")
-    work = np.asarray(img.resize(size, Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR))
-    work = np.clip(work / max(float(work.max()), 1e-12), 0.0, 1.0)  # a faint digit measured as a dark one
-    work = np.pad(work, 1)  # (h' + 2, w' + 2): background round it, where strokes at its edge end
+    work = working_copy(crop, STROKE_SIDE / max(crop.shape))  # (h' + 2, w' + 2), long side STROKE_SIDE + 2
     skel = skeleton(work > INK)  # (h' + 2, w' + 2)
     width = stroke_width(work, skel) / STROKE_SIDE
     if width == 0 or STROKE_RANGE[0] <= width <= STROKE_RANGE[1]:

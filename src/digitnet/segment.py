@@ -39,13 +39,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from scipy.ndimage import distance_transform_edt, find_objects, grey_closing, label
 
 from . import reject
 from .preprocess import (INK_LEVEL, BlankImageError, check_ink, normalise_polarity, to_grayscale,
                          to_mnist)
-from .strokes import INK, skeleton, stroke_width
+from .strokes import INK, skeleton, stroke_width, working_copy
 
 MIN_PIXELS = 5
 """Blobs with fewer ink pixels than this are noise."""
@@ -356,12 +355,8 @@ def blot(part: np.ndarray, tall: int) -> bool:
     slices would read as "1"s side by side. Measured on a copy scaled so the line is
     ``BLOT_SIDE`` px high, as :func:`digitnet.strokes.stroke_width`, or from the deepest point of a
     dot that thins to nothing."""
-    scale = BLOT_SIDE / max(tall, 1)
-    h, w = part.shape
-    img = Image.fromarray(np.ascontiguousarray(part, dtype=np.float32), mode="F")
-    work = np.asarray(img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR))
-    work = work / max(float(work.max()), 1e-12)  # (h', w') a faint part measured as a dark one
-    skel = skeleton(work > INK)  # (h', w'): empty for a round dot, which thins away
+    work = working_copy(part, BLOT_SIDE / max(tall, 1))  # (h' + 2, w' + 2)
+    skel = skeleton(work > INK)  # (h' + 2, w' + 2): empty for a round dot, which thins away
     width = stroke_width(work, skel) if skel.any() else 2.0 * float(distance_transform_edt(work > INK).max()) - 1.0
     return width > BLOT_WIDTH * BLOT_SIDE
 

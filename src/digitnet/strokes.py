@@ -6,6 +6,7 @@ preprocessing bring any width back to MNIST's (``digitnet.preprocess.normalise_s
 
 * :func:`skeleton` thins ink to one-pixel-wide centre lines (Zhang & Suen 1984), every image of a
   batch at once: each pass removes the boundary pixels whose removal keeps the shape connected.
+* :func:`working_copy` scales a drawing to the size it is measured at, framed by background.
 * :func:`stroke_width` reads the width off the distance transform: on the centre line the
   distance to the background is half the width, so ``width = 2 * median(edt[skeleton])``.
 * :func:`redraw_digits` turns 28 x 28 digits into canvas drawings: enlarged, thinned, and drawn
@@ -21,6 +22,7 @@ Images are ``(n, h, w)`` stacks (batches are the first axis); one image is ``(h,
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 from scipy.ndimage import distance_transform_edt, zoom
 
 INK = 0.5
@@ -58,6 +60,17 @@ def skeleton(mask: np.ndarray) -> np.ndarray:
             break
     out = P[:, 1:-1, 1:-1].astype(bool)
     return out[0] if single else out
+
+
+def working_copy(image: np.ndarray, scale: float) -> np.ndarray:
+    """``image (h, w)`` scaled by ``scale`` (area-averaged when shrinking, bilinear when enlarging),
+    its peak brought to 1 (a faint drawing measured as a dark one) and framed by one pixel of
+    background, so that strokes at its edge end there: ``(h' + 2, w' + 2)`` float32 in [0, 1]."""
+    h, w = image.shape
+    img = Image.fromarray(np.ascontiguousarray(image, dtype=np.float32), mode="F")
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    work = np.asarray(img.resize(size, Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR))
+    return np.pad(np.clip(work / max(float(work.max()), 1e-12), 0.0, 1.0), 1)  # (h' + 2, w' + 2)
 
 
 def stroke_width(image: np.ndarray, skel: np.ndarray | None = None) -> float:
