@@ -152,6 +152,15 @@ def test_a_thin_one_touching_its_neighbour_is_cut_off(model, mnist):
     assert tried >= 20 and right / tried >= 0.6
 
 
+def test_two_ones_touching_are_read_as_two(model, mnist):
+    """Two "1"s pushed together make a part often narrower than a single "0": for a model with
+    a detector, it is tried cut from 0.4 line heights (``CUT_MIN_DETECTOR``)."""
+    X, y = mnist
+    ones = np.flatnonzero(y == 1)
+    right, tried = read_touching(model, X, y, zip(ones[:30], ones[30:60]))
+    assert tried >= 20 and right / tried >= 0.7
+
+
 def test_a_low_wide_digit_cut_from_its_neighbour_is_a_digit(model, mnist):
     """MNIST scales a digit by its longer side, so a wide digit is lower than the line (a "2" 16 px
     high beside a "1" 20 px high): a cut-off piece is measured by its longer side (``CUT_HEIGHT``)."""
