@@ -367,8 +367,8 @@ def blot(part: np.ndarray, tall: int) -> bool:
 
 def lattice(page: _Page, piece: _Piece, tall: int, cut_min: float = CUT_MIN) -> _Lattice:
     """The columns ``piece`` may be cut at: none for a part at most ``cut_min`` line heights wide,
-    too narrow to hold two digits, or a :func:`blot`, else its ``CUTS`` deepest valleys and a cut every ``CUT_STEP`` line heights, 3 px
-    apart at least."""
+    too narrow to hold two digits, or a :func:`blot`, else its ``CUTS`` deepest valleys and a cut
+    every ``CUT_STEP`` line heights, 3 px apart at least."""
     x0, y0, x1, y1 = page.box(piece)
     w = x1 - x0
     own = np.isin(page.labels[y0:y1, x0:x1], list(piece.labels))  # (h, w)
@@ -476,7 +476,8 @@ class _Line:
 
 def line(page: _Page, cut_min: float = CUT_MIN) -> _Line:
     """The blobs of ``page``, strokes of one digit merged, each with its cut columns (from
-    ``cut_min`` line heights wide, :func:`lattice`) and the joins of neighbours less than ``JOIN_GAP`` line heights apart; lines across digits apart."""
+    ``cut_min`` line heights wide, :func:`lattice`) and the joins of neighbours less than
+    ``JOIN_GAP`` line heights apart; lines across digits apart."""
     blobs = components(page)
     across = lines_across(page, blobs)
     pieces = [p for p in merge_overlapping(page, [b for b in blobs if b not in across]) if page.box(p) is not None]
