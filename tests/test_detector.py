@@ -39,6 +39,26 @@ def test_the_features_are_the_convolutional_ones_or_the_last_hidden_layer(shippe
     assert detector.forward(dense, X, detector.feature_layer(dense))[0].shape == (3, 20)
 
 
+def test_the_pass_goes_in_chunks_that_bound_memory(shipped, data):
+    """Features and outputs of 60 digits read 25 at a time (the cnn's im2col patches bound the
+    chunk, ``Network.chunk_rows``) equal those read one at a time."""
+    net, _ = shipped
+    at = detector.feature_layer(net)
+    assert net.chunk_rows() == 25
+    rows = []
+    forward = net.layers[0].forward
+    net.layers[0].forward = lambda A, training=False: rows.append(len(A)) or forward(A, training)
+    try:
+        F, A = detector.forward(net, data.validation.X[:60], at)
+    finally:
+        del net.layers[0].forward
+    assert rows == [25, 25, 10]
+    for i in (0, 30, 59):
+        F1, A1 = detector.forward(net, data.validation.X[i:i + 1], at)
+        np.testing.assert_allclose(F[i], F1[0], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(A[i], A1[0], rtol=1e-4, atol=1e-6)
+
+
 def test_a_head_on_frozen_features_learns_to_reject_held_out_non_digits(shipped, data):
     """Trained on 3000 digits against 1500 generated non-digits, the head rejects most of the
     held-out family (other fonts, spirals, zigzags, stars) at a threshold that keeps 99 % of the

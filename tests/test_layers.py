@@ -622,7 +622,7 @@ def test_small_cnn_beats_a_dense_net_of_the_same_size_on_real_mnist(mnist_dir):
 
 def test_wide_networks_predict_in_chunks_that_bound_memory():
     net = small_cnn(dtype="float64")
-    assert net.widest == 28 * 28 * 4  # the first convolution's output, per image
+    assert net.widest == 28 * 28 * 3 * 3  # the first convolution's im2col patches, per image (its output: 28 x 28 x 4)
     X = np.random.default_rng(0).random((50, 784))
     whole = net.predict_raw(X, batch_size=50)
     rows = []

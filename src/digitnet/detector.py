@@ -57,8 +57,10 @@ def feature_layer(net: Network) -> int:
 
 
 def forward(net: Network, X: np.ndarray, at: int, batch_size: int = 2000) -> tuple[np.ndarray, np.ndarray]:
-    """One inference pass: ``(features (n, f), output (n, k))``, the features taken after layer ``at``."""
+    """One inference pass: ``(features (n, f), output (n, k))``, the features taken after layer
+    ``at``, in chunks of ``net.chunk_rows(batch_size)`` rows."""
     feats, outs = [], []
+    batch_size = net.chunk_rows(batch_size)
     for start in range(0, len(X), batch_size):
         A = np.asarray(X[start:start + batch_size], net.dtype).reshape(-1, *net.input_shape)  # (b, *input)
         F = A

@@ -70,6 +70,7 @@ class Layer:
 
     min_batch = 1  # the smallest training batch the layer can learn from
     nonlinearity: str | None = None  # the activation its output ends with, if any (for pictures of it)
+    work_values = 0  # values per sample of the largest array it makes besides its output (set by build)
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -298,6 +299,7 @@ class Conv2D(Layer):
         top, bottom, ho = _pad_amounts(h, kh, self.stride, self.padding)
         left, right, wo = _pad_amounts(w, kw, self.stride, self.padding)
         self.pads, self.out_hw = (top, bottom, left, right), (ho, wo)
+        self.work_values = ho * wo * kh * kw * c  # the im2col patches of one image
         self.params = init_params(self.init, (kh, kw, c, self.filters), kh * kw * c, kh * kw * self.filters,
                                   self.bias, rng, dtype)
         self.input_shape = tuple(input_shape)

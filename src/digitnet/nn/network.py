@@ -100,10 +100,10 @@ class Network:
         self.dtype = np.dtype(dtype)
         self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         shape = self.input_shape
-        self.widest = int(np.prod(shape))  # the most values one sample takes in any layer's output
+        self.widest = int(np.prod(shape))  # the most values one sample takes in any array a layer makes
         for layer in self.layers:
             shape = layer.build(shape, self.rng, self.dtype)
-            self.widest = max(self.widest, int(np.prod(shape)))
+            self.widest = max(self.widest, int(np.prod(shape)), layer.work_values)
         self.output_shape = shape
         # No layer below this one has parameters, so backprop need not compute its dX.
         self.first_trained = next((i for i, layer in enumerate(self.layers) if layer.params), 0)
@@ -239,16 +239,23 @@ class Network:
         return outs
 
     # -- inference ----------------------------------------------------------------------------
-    # Inference chunks hold at most this many values in their widest layer output (64 MB in
-    # float32): 2,000 rows of a dense network, ~775 images in the cnn preset, whose 26 x 26 x 32
-    # maps would otherwise take the peak memory of training to 1.9 GB.
-    CHUNK_VALUES = 1 << 24
+    # Inference chunks hold at most this many values in the widest array a layer makes (its
+    # output, or a convolution's im2col patches): 16 MB in float32, 2,000 rows of a dense network,
+    # 25 images in the cnn preset (24 x 24 patches of 3 x 3 x 32 values each). Under 32 MB, the C
+    # library (glibc) keeps freed arrays for the next chunk; a larger one is mapped fresh from the
+    # system every time, whose page faults doubled the time of a read in the app's server.
+    CHUNK_VALUES = 1 << 22
+
+    def chunk_rows(self, batch_size: int = 2000) -> int:
+        """How many rows inference takes at a time: at most ``batch_size``, fewer for wide
+        networks (``CHUNK_VALUES``)."""
+        return max(1, min(batch_size, self.CHUNK_VALUES // self.widest))
 
     def predict_raw(self, X: np.ndarray, batch_size: int = 2000) -> np.ndarray:
         """The output layer's activations, computed in chunks of at most ``batch_size`` rows
-        (fewer for wide networks, see ``CHUNK_VALUES``)."""
+        (fewer for wide networks, see ``chunk_rows``)."""
         X = np.asarray(X, self.dtype)
-        batch_size = max(1, min(batch_size, self.CHUNK_VALUES // self.widest))
+        batch_size = self.chunk_rows(batch_size)
         return np.concatenate(
             [self.forward(X[i:i + batch_size]) for i in range(0, max(len(X), 1), batch_size)]
         )  # (n, 10)
