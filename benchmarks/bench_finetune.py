@@ -9,8 +9,10 @@ through ``preprocess.to_mnist`` like a canvas drawing.
 For each style a simulated person saves N examples of their style (5, 10, 20) into a real
 examples database, as the app's "Right" / "Wrong, it is" buttons do, and the shipped model is
 fine-tuned on them exactly as ``digitnet finetune`` does (``finetune.teach``). Measured: accuracy
-on 200 other examples of the style (made from other MNIST digits) before and after, MNIST test
-accuracy before and after, and the seconds the fine-tuning steps took: wall-clock, and the CPU
+on 200 other examples of the style (made from other MNIST digits) before and after, by the
+classifier's top class and as the app reads them (with the reject option, where the detector can
+say "not a digit"); the share of 1,000 held-out non-digits (``outliers.held_out_outliers``) refused;
+MNIST test accuracy before and after; and the seconds the fine-tuning steps took: wall-clock, and the CPU
 time of all threads together (on a machine shared with other work, the wall-clock time grows with
 the load; CPU seconds / 2 is what two free cores would take if both were kept busy).
 
@@ -31,14 +33,16 @@ from pathlib import Path
 import numpy as np
 
 from digitnet.data import load_dataset
-from digitnet.examples import ExampleStore
+from digitnet.examples import NOT_A_DIGIT, ExampleStore
 from digitnet.finetune import FinetuneConfig, accuracy, teach
 from digitnet.models import default_model_path
+from digitnet.outliers import held_out_outliers
 from digitnet.persistence import load_model
 from digitnet.styles import OTHER_STYLES, STYLES, draw_style
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared/data/mnist"
 HELD_OUT = 200
+NON_DIGITS = 1000
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,19 +58,24 @@ def main(argv: list[str] | None = None) -> int:
     counts = [int(c) for c in args.counts.split(",")]
     data = load_dataset("mnist", args.data_dir, validation=0, progress=False)
     base = default_model_path()
-    net, _ = load_model(base)
+    net, meta = load_model(base)
     mnist_before = accuracy(net, data.test.X, data.test.y)
-    print(f"shipped model: MNIST test {100 * mnist_before:.2f}%")
-    print("| style | examples | style before | style after | MNIST test change | fine-tune s | CPU s |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    others = held_out_outliers(NON_DIGITS, np.random.default_rng(5)).reshape(-1, 784)  # (1000, 784)
+    not_digits = np.full(NON_DIGITS, NOT_A_DIGIT)
+    print(f"shipped model: MNIST test {100 * mnist_before:.2f}%, held-out non-digits refused "
+          f"{100 * accuracy(net, others, not_digits, meta):.1f}%")
+    print("| style | examples | style before | style after | in the app before | in the app after "
+          "| non-digits refused after | MNIST test change | fine-tune s | CPU s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for style in args.styles.split(","):
         digit, _ = {**STYLES, **OTHER_STYLES}[style]
         pool = data.train.X[data.train.y == digit]  # the MNIST digits the style is drawn on
         rng = np.random.default_rng(1)
         held = draw_style(pool[:HELD_OUT], style, rng)  # (200, 784), never trained on
         before = accuracy(net, held, np.full(HELD_OUT, digit))
+        app_before = accuracy(net, held, np.full(HELD_OUT, digit), meta)
         for n in counts:
-            after, change, seconds, cpu = [], [], [], []
+            after, app_after, refused, change, seconds, cpu = [], [], [], [], [], []
             for seed in range(args.seeds):
                 start = HELD_OUT + seed * max(counts)
                 person = draw_style(pool[start:start + n], style, np.random.default_rng(100 + seed))
@@ -79,12 +88,16 @@ def main(argv: list[str] | None = None) -> int:
                     config = FinetuneConfig(holdout=0, seed=seed, **mix)
                     report = teach(base, X, y, data.train, data.test, out, config, profile="person",
                                    log=lambda line: None)
-                    tuned, _ = load_model(out)
+                    tuned, tuned_meta = load_model(out)
                 after.append(accuracy(tuned, held, np.full(HELD_OUT, digit)))
+                app_after.append(accuracy(tuned, held, np.full(HELD_OUT, digit), tuned_meta))
+                refused.append(accuracy(tuned, others, not_digits, tuned_meta))
                 change.append(report.after["mnist_test"] - report.before["mnist_test"])
                 seconds.append(report.seconds)
                 cpu.append(report.cpu_seconds)
             print(f"| {style} | {n} | {100 * before:.1f}% | {100 * statistics.mean(after):.1f}% "
+                  f"| {100 * app_before:.1f}% | {100 * statistics.mean(app_after):.1f}% "
+                  f"| {100 * statistics.mean(refused):.1f}% "
                   f"| {100 * statistics.mean(change):+.2f} | {statistics.median(seconds):.1f} "
                   f"| {statistics.median(cpu):.1f} |", flush=True)
     return 0

@@ -16,6 +16,14 @@ it cost. Batch normalisation learns with the mixed batches' statistics, as in tr
 Examples labelled "not a digit" (``examples.NOT_A_DIGIT``, 10) are trained towards the uniform
 row that ``data.one_hot`` gives label 10 (outlier exposure, see ``digitnet.outliers``), and count
 as read right when the model's reject option (``digitnet.reject``) answers "not a digit".
+
+A model with a "not a digit" detector (``digitnet.detector``) has it fine-tuned too, after the
+classifier: the detector reads the classifier's features, which have moved, and it has never
+seen the person's style, so it would refuse most of what the classifier just learnt. Each of its
+steps mixes the person's examples (distorted afresh; 1 for a digit, 0 for "not a digit") with
+MNIST training digits and generated non-digits whose targets are what the detector said of them
+before any fine-tuning (learning without forgetting, Li & Hoiem 2016), so it keeps its judgement
+of everything but the person's style. Its threshold stays the base model's.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import fast, reject
+from . import detector, fast, reject
 from .data import Split, one_hot
 from .examples import NOT_A_DIGIT, digest, file_sha256
 from .nn.network import Network
@@ -40,6 +48,10 @@ from .persistence import carried_metadata, load_model, save_model
 
 MIN_EXAMPLES = 5
 """Fewer examples than this are too few to learn a style from (and to hold one aside)."""
+ANCHOR_DIGITS = 4000
+"""MNIST training digits whose detector scores before fine-tuning the detector keeps to."""
+ANCHOR_OUTLIERS = 2000
+"""Generated non-digits (``outliers.training_outliers``) whose detector scores it keeps to."""
 
 
 class TooFewExamples(ValueError):
@@ -54,16 +66,22 @@ class FinetuneConfig:
     own_batch: int = 16  # the person's examples per step (augmented)
     rehearsal_batch: int = 48  # MNIST training images per step
     lr: float = 3e-4  # Adam
+    detector_steps: int = 100  # steps of the "not a digit" detector, for a model that has one
+    detector_batch: int = 96  # MNIST digits per detector step, and as many generated non-digits
+    detector_lr: float = 3e-4  # Adam
     holdout: float = 0.2  # fraction of the examples kept aside to measure, at least one
     seed: int = 0
     augment: dict[str, float] = field(default_factory=lambda: {"shift": 2.0, "rotate": 10.0, "scale": 0.1})
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.own_batch < 1 or self.rehearsal_batch < 0:
-            raise ValueError("fine-tuning needs steps >= 1, own_batch >= 1 and rehearsal_batch >= 0")
+        if self.steps < 1 or self.own_batch < 1 or self.rehearsal_batch < 0 or self.detector_steps < 0 \
+                or self.detector_batch < 1:
+            raise ValueError("fine-tuning needs steps >= 1, own_batch >= 1, rehearsal_batch >= 0, "
+                             "detector_steps >= 0 and detector_batch >= 1")
         if not 0 <= self.holdout < 1:
             raise ValueError(f"holdout must be a fraction in [0, 1), not {self.holdout}")
-        make_optimizer("adam", self.lr)  # validates the learning rate
+        make_optimizer("adam", self.lr)  # validates the learning rates
+        make_optimizer("adam", self.detector_lr)
 
 
 def check_enough(n: int, profile: str) -> None:
@@ -85,7 +103,8 @@ def split_holdout(n: int, fraction: float, rng: np.random.Generator) -> tuple[np
 def finetune(net: Network, X: np.ndarray, y: np.ndarray, rehearsal: Split, config: FinetuneConfig,
              on_step: Callable[[int, int, float], None] | None = None) -> list[float]:
     """Fine-tune ``net`` in place on examples ``X (n, 784)``, labels ``y (n,)`` in 0..10, mixed with
-    ``rehearsal`` (MNIST training images); returns each step's mean cost.
+    ``rehearsal`` (MNIST training images); returns each step's mean cost. A detector
+    (``net.detector``) is fine-tuned after the classifier (:func:`finetune_detector`).
 
     ``on_step(step, steps, cost)`` is called after every step (1-based). A cost that is not finite
     raises ValueError and leaves the weights as they were.
@@ -96,6 +115,9 @@ def finetune(net: Network, X: np.ndarray, y: np.ndarray, rehearsal: Split, confi
     augment = Augmenter(**config.augment)
     optimizer = make_optimizer("adam", config.lr)
     before = {k: v.copy() for k, v in net.state_dict().items()}
+    tune_head = getattr(net, "detector", None) is not None and config.detector_steps > 0
+    anchors = detector_anchors(net, rehearsal, np.random.default_rng([config.seed, 1])) if tune_head else None
+    head_before = {k: v.copy() for k, v in net.detector.state_dict().items()} if tune_head else {}
     costs = []
     with fast.kernels(net, optimizer):
         for step in range(1, config.steps + 1):
@@ -111,7 +133,53 @@ def finetune(net: Network, X: np.ndarray, y: np.ndarray, rehearsal: Split, confi
             costs.append(cost)
             if on_step is not None:
                 on_step(step, config.steps, cost)
+    if tune_head:
+        try:
+            finetune_detector(net, X, y, anchors, config, augment, np.random.default_rng([config.seed, 2]))
+        except ValueError:
+            net.load_state_dict(before)
+            net.detector.load_state_dict(head_before)
+            raise
     return costs
+
+
+def detector_anchors(net: Network, rehearsal: Split, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``(images (m, 784), targets (m,))``: ``ANCHOR_DIGITS`` of the ``rehearsal`` digits, then
+    ``ANCHOR_OUTLIERS`` generated non-digits, each with what ``net.detector`` says of it now."""
+    from .outliers import training_outliers  # fonts and scipy, loaded only to fine-tune a detector
+
+    digits = rehearsal.X[rng.integers(0, len(rehearsal.X), ANCHOR_DIGITS)]  # (d, 784)
+    images = np.concatenate([digits, training_outliers(ANCHOR_OUTLIERS, rehearsal.X, rng)])  # (m, 784)
+    with fast.kernels(net):
+        F, _ = detector.forward(net, images, detector.feature_layer(net))  # (m, f)
+    return images, net.detector.predict_raw(F)[:, 0]  # (m, 784), (m,)
+
+
+def finetune_detector(net: Network, X: np.ndarray, y: np.ndarray, anchors: tuple[np.ndarray, np.ndarray],
+                      config: FinetuneConfig, augment: Callable, rng: np.random.Generator) -> None:
+    """Fine-tune ``net.detector`` in place on the features of the fine-tuned ``net``: each step reads
+    ``own_batch`` of the examples ``X (n, 784)``, distorted by ``augment`` (target 1, or 0 for
+    ``NOT_A_DIGIT`` in ``y (n,)``), and ``detector_batch`` of the anchor digits and as many of the
+    anchor non-digits (:func:`detector_anchors`), whose features are computed once. A cost that is
+    not finite raises ValueError."""
+    head, (images, targets) = net.detector, anchors
+    at = detector.feature_layer(net)
+    optimizer = make_optimizer("adam", config.detector_lr)
+    digit = (y != NOT_A_DIGIT).astype(head.dtype)  # (n,) the detector's target for each example
+    with fast.kernels(net):
+        F_anchor, _ = detector.forward(net, images, at)  # (m, f) what the fine-tuned classifier sees
+        for step in range(1, config.detector_steps + 1):
+            own = rng.integers(0, len(X), config.own_batch)  # (b_own,)
+            kept = np.concatenate([rng.integers(0, ANCHOR_DIGITS, config.detector_batch),
+                                   rng.integers(ANCHOR_DIGITS, len(images), config.detector_batch)])  # (2 b,)
+            F_own, _ = detector.forward(net, augment(X[own], rng), at)  # (b_own, f)
+            F = np.concatenate([F_own, F_anchor[kept]])  # (b, f)
+            Y = np.concatenate([digit[own], targets[kept]])[:, None].astype(head.dtype)  # (b, 1)
+            cost = head.backprop(F, Y)
+            if not math.isfinite(cost):
+                raise ValueError(f"fine-tuning the detector diverged at step {step} (cost {cost}): "
+                                 "try a smaller learning rate")
+            optimizer.step(head.params, head.grads)
 
 
 def accuracy(net: Network, X: np.ndarray, y: np.ndarray, meta: dict[str, Any] | None = None) -> float | None:
