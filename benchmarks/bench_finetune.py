@@ -17,6 +17,7 @@ time of all threads together (on a machine shared with other work, the wall-cloc
 the load; CPU seconds / 2 is what two free cores would take if both were kept busy).
 
     .venv/bin/python benchmarks/bench_finetune.py [--data-dir DIR] [--counts 5,10,20] [--seeds 1]
+                                                  [--detector-steps 100] [--not-a-digit N]
 
 Targets: the style read at >= 95% after 10 examples, MNIST test accuracy down by <= 0.2 points,
 fine-tuning < 30 s on two cores.
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitnet import reject
 from digitnet.data import load_dataset
 from digitnet.examples import NOT_A_DIGIT, ExampleStore
 from digitnet.finetune import FinetuneConfig, accuracy, teach
@@ -53,8 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--styles", default=",".join([*STYLES, *OTHER_STYLES]))
     p.add_argument("--no-rehearsal", action="store_true",
                    help="batches of 64 of the person's examples and no MNIST images (what rehearsal saves)")
+    p.add_argument("--detector-steps", type=int, default=FinetuneConfig.detector_steps,
+                   help="steps of the detector's fine-tuning (0: the base model's detector, as it was)")
+    p.add_argument("--not-a-digit", type=int, default=0, metavar="N",
+                   help="also teach N held-out non-digits the model takes for digits as 'not a digit'")
     args = p.parse_args(argv)
     mix = {"own_batch": 64, "rehearsal_batch": 0} if args.no_rehearsal else {}
+    mix["detector_steps"] = args.detector_steps
     counts = [int(c) for c in args.counts.split(",")]
     data = load_dataset("mnist", args.data_dir, validation=0, progress=False)
     base = default_model_path()
@@ -79,16 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             for seed in range(args.seeds):
                 start = HELD_OUT + seed * max(counts)
                 person = draw_style(pool[start:start + n], style, np.random.default_rng(100 + seed))
-                with tempfile.TemporaryDirectory() as tmp:
-                    with ExampleStore(Path(tmp) / "examples.sqlite") as store:
-                        for x in person:  # one click each
-                            store.add(x, digit, "person", "canvas")
-                        X, y, _ = store.arrays("person")
-                    out = Path(tmp) / "mine.npz"
-                    config = FinetuneConfig(holdout=0, seed=seed, **mix)
-                    report = teach(base, X, y, data.train, data.test, out, config, profile="person",
-                                   log=lambda line: None)
-                    tuned, tuned_meta = load_model(out)
+                config = FinetuneConfig(holdout=0, seed=seed, **mix)
+                tuned, tuned_meta, report = taught(base, person, digit, data, config)
                 after.append(accuracy(tuned, held, np.full(HELD_OUT, digit)))
                 app_after.append(accuracy(tuned, held, np.full(HELD_OUT, digit), tuned_meta))
                 refused.append(accuracy(tuned, others, not_digits, tuned_meta))
@@ -100,7 +99,42 @@ def main(argv: list[str] | None = None) -> int:
                   f"| {100 * statistics.mean(refused):.1f}% "
                   f"| {100 * statistics.mean(change):+.2f} | {statistics.median(seconds):.1f} "
                   f"| {statistics.median(cpu):.1f} |", flush=True)
+    if args.not_a_digit:
+        taught_not_a_digit(base, data, args.not_a_digit, FinetuneConfig(holdout=0, **mix))
     return 0
+
+
+def taught(base: Path, examples: np.ndarray, label: int, data, config: FinetuneConfig):
+    """``(model, meta, report)``: the model ``base`` fine-tuned on ``examples (n, 784)``, each saved
+    with ``label`` into a real examples database by one click, as ``digitnet finetune`` does."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with ExampleStore(Path(tmp) / "examples.sqlite") as store:
+            for x in examples:  # one click each
+                store.add(x, label, "person", "canvas")
+            X, y, _ = store.arrays("person")
+        out = Path(tmp) / "mine.npz"
+        report = teach(base, X, y, data.train, data.test, out, config, profile="person", log=lambda line: None)
+        return (*load_model(out), report)
+
+
+def taught_not_a_digit(base: Path, data, n: int, config: FinetuneConfig) -> None:
+    """Held-out non-digits that the model ``base`` takes for digits: ``n`` of them taught as "not a
+    digit", and how many of the others, and of 3,000 MNIST test digits, it refuses after."""
+    net, meta = load_model(base)
+    candidates = held_out_outliers(3000, np.random.default_rng(9)).reshape(-1, 784)  # (3000, 784)
+    taken = candidates[answers(net, meta, candidates) != NOT_A_DIGIT]  # (m, 784) read as digits
+    tuned, tuned_meta, _ = taught(base, taken[:n], NOT_A_DIGIT, data, config)
+    others, mnist = taken[n:], data.test.X[:3000]
+    print(f"{n} of {len(taken)} held-out non-digits taken for digits, taught as not a digit: the other "
+          f"{len(others)} refused {np.mean(answers(tuned, tuned_meta, others) == NOT_A_DIGIT):.1%}; "
+          f"MNIST test digits kept {np.mean(answers(tuned, tuned_meta, mnist) != NOT_A_DIGIT):.1%} "
+          f"(before: {np.mean(answers(net, meta, mnist) != NOT_A_DIGIT):.1%})")
+
+
+def answers(net, meta, X: np.ndarray) -> np.ndarray:
+    """What the app answers for each row of ``X (n, 784)``: a digit, or ``NOT_A_DIGIT``."""
+    digits, _, _ = reject.classify(net, meta, X.reshape(len(X), *net.input_shape))
+    return np.array([NOT_A_DIGIT if d is None else d for d in digits])
 
 
 if __name__ == "__main__":

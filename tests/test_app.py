@@ -180,9 +180,10 @@ def test_colour_maps():
 
 def test_the_page_says_not_a_digit_where_the_models_reject_option_does(mnist_dir):
     """The page asks ``digitnet.reject``: the shipped model (with its detector) reads a real MNIST
-    digit and calls a scribble not a digit; a threshold above any score on the top probability
-    calls the digit not a digit; a model without reject settings never does, and keeps its raw
-    scores."""
+    digit and calls a scribble not a digit, by its detector, though its best guess scores high (the
+    page must not say the score was too low); a threshold above any score on the top probability
+    calls the digit not a digit by its score; a model without reject settings never does, and
+    keeps its raw scores."""
     import threading
 
     from digitnet.app.page import _not_a_digit
@@ -191,12 +192,13 @@ def test_the_page_says_not_a_digit_where_the_models_reject_option_does(mnist_dir
     net, meta = load_model(default_model_path())
     lock = threading.Lock()
     x = load_test_set("mnist", mnist_dir).X[0]  # a 7
-    scores, not_a_digit = _not_a_digit(net, meta, lock, x)
-    assert not not_a_digit and scores.argmax() == 7 and scores.sum() == pytest.approx(1.0, abs=1e-5)
+    scores, refused = _not_a_digit(net, meta, lock, x)
+    assert refused is None and scores.argmax() == 7 and scores.sum() == pytest.approx(1.0, abs=1e-5)
     ring = np.zeros((28, 28), np.float32)
     ring[6:22, 6:22], ring[8:20, 8:20] = 1.0, 0.0  # a square outline: no digit
-    assert _not_a_digit(net, meta, lock, ring.reshape(784))[1]
+    scores, refused = _not_a_digit(net, meta, lock, ring.reshape(784))
+    assert refused == "detector" and scores.max() > 0.9
     net.detector = None
-    assert _not_a_digit(net, {"reject": {"temperature": 1.0, "threshold": 1.01}}, lock, x)[1]
+    assert _not_a_digit(net, {"reject": {"temperature": 1.0, "threshold": 1.01}}, lock, x)[1] == "score"
     raw, rejected = _not_a_digit(net, {}, lock, x)
     assert not rejected and np.array_equal(raw, net.predict_proba(x[None])[0])

@@ -1,6 +1,7 @@
 """Teaching in a real browser: headless Chromium draws a zero slashed from top left to bottom right
 (a style the shipped model never saw), saves the correction,
-undoes and redoes it, presses Teach, waits for the fine-tuned model, switches to it and back.
+undoes and redoes it, presses Teach, waits for the fine-tuned model, switches to it (which reads
+the drawing as a 0) and back.
 
 The app runs as ``streamlit run app.py`` on a free local port with its own examples database
 (``DIGITNET_DB``), which already holds nine such zeros, so the tenth, drawn here, makes
@@ -113,6 +114,7 @@ def _teach_in_the_browser(page, db: Path, models: Path) -> None:
     page.get_by_text("9 examples saved in profile 'default'").wait_for()
     _draw(page, BACKSLASHED_ZERO)
     page.get_by_text("Wrong? It is:").wait_for()
+    assert page.get_by_text("That does not look like a digit").is_visible()  # the shipped detector's answer
     page.screenshot(path=str(SHOTS / "digitnet-teach-answer.png"), full_page=True)
     _save_as_zero(page)
     page.get_by_text("10 examples saved in profile 'default'").wait_for()
@@ -138,6 +140,8 @@ def _teach_in_the_browser(page, db: Path, models: Path) -> None:
     page.get_by_role("button", name="Use the new model").click()
     page.get_by_role("button", name="Use the new model").wait_for(state="detached")
     page.get_by_text(f"{accuracy:.2%} right").wait_for()  # the page's caption now tells of the new model
+    page.get_by_text("Prediction: 0").wait_for()  # the drawing, read again: its detector learnt the style too
+    page.screenshot(path=str(SHOTS / "digitnet-teach-new-model.png"), full_page=True)
     page.get_by_role("button", name="Go back to the previous model").click()
     shipped = load_model(default_model_path())[1]["test_accuracy"]
     page.get_by_text(f"{shipped:.2%} right").wait_for()

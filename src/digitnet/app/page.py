@@ -118,27 +118,38 @@ def _curve(frame: pd.DataFrame, field: str, fmt: str) -> alt.Chart:
 
 
 def _not_a_digit(net: Network, meta: dict[str, Any], lock: threading.Lock, x: np.ndarray
-                 ) -> tuple[np.ndarray, bool]:
-    """The model's calibrated scores ``(10,)`` for one input ``x (784,)`` and whether its reject
-    option (``digitnet.reject``: its detector, or its threshold on the top score) calls it not a
-    digit; the raw scores for a model without one."""
+                 ) -> tuple[np.ndarray, str | None]:
+    """The model's calibrated scores ``(10,)`` for one input ``x (784,)`` (the raw scores for a
+    model without a reject option) and, when its reject option (``digitnet.reject``) calls it not
+    a digit, why: its detector, or its top score under the bar; None when it is read as a digit."""
     with lock:
         scores, evidence, threshold = reject.assess(net, meta, x.reshape(1, *net.input_shape))  # (1, 10), (1,)
-    return scores[0], bool(evidence[0] < threshold)
+    if evidence[0] >= threshold:
+        return scores[0], None
+    detector = meta["reject"].get("detector") if getattr(net, "detector", None) is not None else None
+    if detector is not None and scores[0].max() >= detector["floor"]:
+        return scores[0], "detector"
+    return scores[0], "score"
 
 
 def _show_reading(net: Network, proba: np.ndarray, threshold: float, heading: str = "Prediction",
-                  not_a_digit: bool = False) -> None:
+                  refused: str | None = None) -> None:
+    """The answer, its confidence and the bar chart; ``refused`` says why the reject option calls
+    the input not a digit ("detector" or "score", :func:`_not_a_digit`)."""
     digit, confidence = int(proba.argmax()), float(proba.max())
     label = views.output_label(net)
-    if not_a_digit:
+    if refused == "detector":
+        st.subheader("That does not look like a digit", anchor=False)
+        st.markdown(f"Its best guess is {digit}, with a {label} of {views.percent(confidence)}, but its "
+                    "\"not a digit\" detector finds it unlike the digits it learnt.")
+    elif refused:
         st.subheader("That does not look like a digit", anchor=False)
         st.markdown(f"Its best guess, {digit}, has a {label} of only **{views.percent(confidence)}**: "
                     "too little for this model to call it a digit.")
     else:
         st.subheader(f"{heading}: {digit}", anchor=False)
         st.markdown(f"Confidence: **{views.percent(confidence)}** ({label})")
-    if confidence < threshold and not not_a_digit:
+    if confidence < threshold and not refused:
         st.warning(f"Unsure: the best guess {digit} has a {label} of {views.percent(confidence)}, below the "
                    f"{views.percent(threshold)} set in the sidebar. Try a larger, clearer digit.")
     st.altair_chart(_bar_chart(proba, label), width="stretch")
@@ -361,8 +372,8 @@ def _workbench_parts(path: Path, mtime: float, threshold: float) -> None:
             else:
                 st.caption("Nothing to read yet: draw a digit, or upload an image of one.")
         else:
-            proba, not_a_digit = _not_a_digit(net, meta, lock, x)
-            _show_reading(net, proba, threshold, not_a_digit=not_a_digit)
+            proba, refused = _not_a_digit(net, meta, lock, x)
+            _show_reading(net, proba, threshold, refused=refused)
             teach.feedback(x, proba, image, path)
     with seen_col:
         if x is not None:

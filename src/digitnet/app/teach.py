@@ -182,7 +182,9 @@ def _progress() -> None:
         return
     if job.done:
         st.rerun(scope="app")
-    st.progress(job.step / job.steps, text=f"Teaching: step {job.step} of {job.steps}")
+    text = (f"Teaching: step {job.step} of {job.steps}" if job.step < job.steps
+            else 'Teaching: the "not a digit" detector')  # fine-tuned after the classifier's steps
+    st.progress(job.step / job.steps, text=text)
 
 
 def sidebar(model: Path, models_dir: Path) -> None:
