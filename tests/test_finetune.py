@@ -95,6 +95,7 @@ def test_finetune_command_records_what_it_learnt_from(tmp_path, mnist_dir, zeros
     assert cli.main(argv) == 0
     captured = capsys.readouterr()
     assert "held-out examples (3)" in captured.out and "MNIST test set" in captured.out
+    assert 'then 100 steps of its "not a digit" detector' in captured.out
     net, meta = load_model(out)
     info = meta["finetune"]
     assert info["base_model"] == str(default_model_path()) and info["base_sha256"] == file_sha256(default_model_path())

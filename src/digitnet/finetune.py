@@ -236,8 +236,10 @@ def teach(base: str | Path, X: np.ndarray, y: np.ndarray, rehearsal: Split, test
     check_enough(len(X), profile)
     net, meta = load_model(base)
     train, held = split_holdout(len(X), config.holdout, np.random.default_rng(config.seed))
+    head = (f", then {config.detector_steps} steps of its \"not a digit\" detector"
+            if getattr(net, "detector", None) is not None and config.detector_steps else "")
     log(f"fine-tuning {Path(base).name} on {len(train)} examples, {len(held)} held aside, "
-        f"{config.steps} steps of {config.own_batch} + {config.rehearsal_batch} MNIST images")
+        f"{config.steps} steps of {config.own_batch} + {config.rehearsal_batch} MNIST images{head}")
     before = {"held_out": accuracy(net, X[held], y[held], meta), "mnist_test": accuracy(net, test.X, test.y)}
     start, cpu_start = time.perf_counter(), time.process_time()
     finetune(net, X[train], y[train], rehearsal, config, on_step)
