@@ -182,8 +182,8 @@ def _progress() -> None:
         return
     if job.done:
         st.rerun(scope="app")
-    text = (f"Teaching: step {job.step} of {job.steps}" if job.step < job.steps
-            else 'Teaching: the "not a digit" detector')  # fine-tuned after the classifier's steps
+    text = (f"Teaching: step {job.step} of {job.steps}" if job.step < job.steps  # then its detector, if any,
+            else f"Teaching: {job.steps} steps done; finishing the new model")  # and the accuracy after
     st.progress(job.step / job.steps, text=text)
 
 
