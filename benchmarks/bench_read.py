@@ -10,7 +10,12 @@ its own crop: what a cutter that finds every digit's crop would read, without th
 :mod:`digitnet.segment` gives a digit in two strokes (so the cutter may do better on those).
 
     .venv/bin/python benchmarks/bench_read.py [--model PATH] [--per-length 200] [--lengths 1-8] [--no-reject]
-                                              [--causes] [--between N]
+                                              [--causes] [--between N] [--split test|validation]
+
+``--split validation`` composes the numbers from the validation digits (the last 10,000 of MNIST's
+training set, which the shipped model was not trained on) instead: the 600 4-digit numbers that
+:mod:`digitnet.segment`'s settings were chosen on are ``--split validation --lengths 4
+--per-length 300`` with ``--seed 0`` and ``--seed 1``.
 
 ``--between N`` also takes N held-out non-digits (``outliers.held_out_outliers``, as in
 ``bench_reject``), counts those ``read`` finds no number in on their own, draws each between two
@@ -140,15 +145,20 @@ def main() -> None:
     parser.add_argument("--no-reject", action="store_true", help="read every part as a digit")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--causes", action="store_true", help="count the misread numbers by cause")
+    parser.add_argument("--split", choices=("test", "validation"), default="test",
+                        help="compose the numbers from MNIST's test digits (the benchmark) or from the "
+                             "validation digits that digitnet.segment's settings were chosen on")
     parser.add_argument("--between", type=int, default=0, metavar="N",
                         help="also draw N held-out non-digits between two digits each")
     args = parser.parse_args()
     low, _, high = args.lengths.partition("-")
     net, meta = load_model(args.model)
-    test = load_dataset("mnist", args.data_dir, validation=0).test
-    X, y = test.X.reshape(-1, 28, 28), test.y
+    data = load_dataset("mnist", args.data_dir)  # the last 10,000 training digits are the validation split
+    digits = data.test if args.split == "test" else data.validation
+    X, y = digits.X.reshape(-1, 28, 28), digits.y
     rng = np.random.default_rng(args.seed)
-    print(f"model {args.model}; {args.per_length} numbers per length; {TOUCHING:.0%} of neighbours touching, "
+    print(f"model {args.model}; MNIST {args.split} digits; {args.per_length} numbers per length; "
+          f"{TOUCHING:.0%} of neighbours touching, "
           f"{BROKEN:.0%} of digits in two strokes; reject option {'off' if args.no_reject else 'on'}")
     print("length  exact    digits right  digits alone  seconds")
     why: Counter[str] = Counter()
