@@ -11,6 +11,7 @@ its own crop: what a cutter that finds every digit's crop would read, without th
 
     .venv/bin/python benchmarks/bench_read.py [--model PATH] [--per-length 200] [--lengths 1-8] [--no-reject]
                                               [--causes] [--between N] [--split test|validation]
+                                              [--set NAME=VALUE]
 
 ``--split validation`` composes the numbers from the validation digits (the last 10,000 of MNIST's
 training set, which the shipped model was not trained on) instead: the 600 4-digit numbers that
@@ -40,6 +41,7 @@ from digitnet.outliers import held_out_outliers
 from digitnet.persistence import load_model
 from digitnet import reject
 from digitnet.preprocess import to_mnist
+from digitnet import segment
 from digitnet.segment import Reading, read
 
 TOUCHING = 0.2
@@ -145,12 +147,23 @@ def main() -> None:
     parser.add_argument("--no-reject", action="store_true", help="read every part as a digit")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--causes", action="store_true", help="count the misread numbers by cause")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="set one of digitnet.segment's constants for this run, e.g. CUT_STEP=0.12")
     parser.add_argument("--split", choices=("test", "validation"), default="test",
                         help="compose the numbers from MNIST's test digits (the benchmark) or from the "
                              "validation digits that digitnet.segment's settings were chosen on")
     parser.add_argument("--between", type=int, default=0, metavar="N",
                         help="also draw N held-out non-digits between two digits each")
     args = parser.parse_args()
+    for setting in args.set:
+        name, _, value = setting.partition("=")
+        kind = type(getattr(segment, name, None))
+        if not (name.isupper() and kind in (int, float)):
+            parser.error(f"--set {setting}: not a number constant of digitnet.segment")
+        try:
+            setattr(segment, name, kind(value))
+        except ValueError:
+            parser.error(f"--set {setting}: {name} takes {'an int' if kind is int else 'a number'}")
     low, _, high = args.lengths.partition("-")
     net, meta = load_model(args.model)
     data = load_dataset("mnist", args.data_dir)  # the last 10,000 training digits are the validation split

@@ -377,7 +377,7 @@ def lattice(page: _Page, piece: _Piece, tall: int, cut_min: float = CUT_MIN) -> 
     cuts: list[int] = []
     if w > cut_min * tall and not blot(part, tall):
         step = max(2, round(CUT_STEP * tall))
-        for c in valleys(profile) + list(range(step, w - 2, step)):
+        for c in valleys(profile, CUTS) + list(range(step, w - 2, step)):
             if c >= 3 and c <= w - 3 and all(abs(c - d) >= 3 for d in cuts):
                 cuts.append(c)
     columns = [0, *sorted(cuts), w]
