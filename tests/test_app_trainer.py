@@ -1,5 +1,6 @@
 """The Train page's worker without a browser: a run on real MNIST saves a model file like
-``digitnet train`` does, Stop keeps the last completed epoch, and jobs run one at a time."""
+``digitnet train`` does, Stop keeps the last completed epoch, jobs run one at a time, and the
+page's progress bar reads each moment of a run."""
 
 from __future__ import annotations
 
@@ -63,3 +64,31 @@ def test_one_job_at_a_time_in_order(tmp_path):
         assert not (first.state == "training" and second.state == "training")
         time.sleep(0.01)
     assert first.state == second.state == "done" and first.output != second.output
+
+
+def _watch_once(job: Job):
+    """The Train page's job view, drawn once for ``job`` under Streamlit's AppTest."""
+    from streamlit.testing.v1 import AppTest
+
+    def script() -> None:
+        from digitnet.app import train
+
+        train._watch(True)
+
+    at = AppTest.from_function(script, default_timeout=30)
+    at.session_state["train_job"] = job
+    return at.run()
+
+
+@pytest.mark.parametrize("epoch, batch, batches, value, text", [
+    (0, 0, 0, 0.0, "Epoch 1 of 2: starting"),
+    (1, 25, 100, 0.125, "Epoch 1 of 2, mini-batch 25 of 100"),
+    (2, 100, 100, 1.0, "Epoch 2 of 2, mini-batch 100 of 100")])
+def test_the_progress_bar_from_the_first_mini_batch_to_the_last(tmp_path, epoch, batch, batches, value, text):
+    """Before any mini-batch has ended the bar reads 0 ("starting"), never a negative share."""
+    job = Job(dict(TINY), tmp_path)
+    job.state, job.epoch, job.batch, job.batches = "training", epoch, batch, batches
+    at = _watch_once(job)
+    assert not at.exception
+    bar = at.get("progress")[0].proto
+    assert bar.value == round(100 * value) and bar.text == text

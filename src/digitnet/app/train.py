@@ -107,19 +107,25 @@ def _curves(job: Job) -> None:
             color=alt.Color("measured:N", legend=alt.Legend(orient="bottom", title=None))), width="stretch")
 
 
-@st.fragment(run_every=1.0)
-def _watch() -> None:
-    """Redrawn each second: the job's progress, curves and first-layer weights."""
+def _watch(live: bool) -> None:
+    """The job's progress, curves and first-layer weights. ``live``: a fragment redrawn each second
+    while the job is active; when the job ends it reruns the whole page, which draws it once more
+    without a timer. No timer outlives the job, so none can fire while "Draw with this model"
+    switches pages (a timer's rerun racing the switch could leave the Draw page blank)."""
     job: Job | None = st.session_state.get("train_job")
     if job is None:
         return
+    if live and not job.active:
+        st.rerun(scope="app")
     if job.state == "queued":
         st.info(f"Waiting: another training runs on this server; yours is number {_trainer().position(job)} "
                 "in the queue.")
     elif job.state == "loading":
         st.info("Loading the data...")
+    elif job.state == "training" and not job.batches:  # no mini-batch has ended yet
+        st.progress(0.0, text=f"Epoch 1 of {job.opts['epochs']}: starting")
     elif job.state == "training":
-        st.progress(min(1.0, (job.epoch - 1 + job.batch / max(job.batches, 1)) / job.opts["epochs"]),
+        st.progress(min(1.0, (job.epoch - 1 + job.batch / job.batches) / job.opts["epochs"]),
                     text=f"Epoch {job.epoch} of {job.opts['epochs']}, mini-batch {job.batch:,} of {job.batches:,}")
     elif job.state == "saving":
         st.info("Scoring on the test set and saving...")
@@ -161,4 +167,6 @@ def page(models_dir: Path) -> None:
         else:
             st.session_state.train_job = _trainer().submit(Job(opts, models_dir))
     st.caption(f"Models are saved in `{models_dir}/`; `digitnet train --help` trains from a terminal.")
-    _watch()
+    job = st.session_state.get("train_job")
+    live = job is not None and job.active
+    st.fragment(_watch, run_every=1.0 if live else None)(live)
