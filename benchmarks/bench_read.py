@@ -11,12 +11,16 @@ its own crop: what a cutter that finds every digit's crop would read, without th
 
     .venv/bin/python benchmarks/bench_read.py [--model PATH] [--per-length 200] [--lengths 1-8] [--no-reject]
                                               [--causes] [--between N] [--split test|validation]
-                                              [--set NAME=VALUE]
+                                              [--set NAME=VALUE] [--marks N]
 
 ``--split validation`` composes the numbers from the validation digits (the last 10,000 of MNIST's
 training set, which the shipped model was not trained on) instead: the 600 4-digit numbers that
 :mod:`digitnet.segment`'s settings were chosen on are ``--split validation --lengths 4
 --per-length 300`` with ``--seed 0`` and ``--seed 1``.
+
+``--marks N`` also reads N numbers of three digits with a decimal point after the first ("3.14")
+and N with a dash there ("12-5"), and counts those read as the three digits with the mark
+reported as not a digit.
 
 ``--between N`` also takes N held-out non-digits (``outliers.held_out_outliers``, as in
 ``bench_reject``), counts those ``read`` finds no number in on their own, draws each between two
@@ -121,6 +125,32 @@ def alone(net: Any, meta: dict[str, Any], crops: list[np.ndarray]) -> str:
     return "".join(map(str, digits))
 
 
+def marks(net: Any, meta: dict[str, Any], X: np.ndarray, y: np.ndarray, n: int,
+          rng: np.random.Generator) -> dict[str, float]:
+    """For a decimal point and for a dash, the share of ``n`` three-digit numbers with the mark
+    between the first two digits ("3.14", "12-5") read as the three digits with the mark reported
+    as not a digit. Each mark lies 2-7 px from the digits (gaps as in :func:`compose`); the point
+    is a disc 4-5 px across on the baseline, the dash 6-10 px long and 2-3 px thick."""
+    shares = {}
+    for mark in ("point", "dash"):
+        right = 0
+        for _ in range(n):
+            idx = rng.integers(len(X), size=3)
+            if mark == "point":
+                r = rng.uniform(2.0, 2.5)
+                yy, xx = np.mgrid[:28, :5]  # (28, 5) pixel centres
+                drawn = (np.hypot(yy - 23.0, xx - 2.0) <= r).astype(np.float32)  # (28, 5)
+            else:
+                drawn = np.zeros((28, int(rng.integers(6, 11))), np.float32)  # (28, length)
+                drawn[14:14 + int(rng.integers(2, 4))] = 1.0
+            image, _, _ = compose([ink_columns(X[idx[0]]), drawn, ink_columns(X[idx[1]]), ink_columns(X[idx[2]])],
+                                  rng, gap=int(rng.integers(2, 8)))
+            reading = read(net, meta, image)
+            right += reading.number == "".join(map(str, y[idx])) and len(reading.rejected) == 1
+        shares[mark] = right / n
+    return shares
+
+
 def between(net: Any, meta: dict[str, Any], X: np.ndarray, y: np.ndarray, n: int,
             rng: np.random.Generator) -> tuple[float, float, float]:
     """``n`` held-out non-digits: the share the model refuses on their own, the share ``read``
@@ -154,6 +184,8 @@ def main() -> None:
                              "validation digits that digitnet.segment's settings were chosen on")
     parser.add_argument("--between", type=int, default=0, metavar="N",
                         help="also draw N held-out non-digits between two digits each")
+    parser.add_argument("--marks", type=int, default=0, metavar="N",
+                        help="also read N numbers with a decimal point and N with a dash (\"3.14\", \"12-5\")")
     args = parser.parse_args()
     for setting in args.set:
         name, _, value = setting.partition("=")
@@ -201,6 +233,10 @@ def main() -> None:
         print(f"held-out non-digits on their own: refused by the model {refused:.1%}, read as no number "
               f"{unread:.1%}; drawn between two digits, left out with both digits read: {left_out:.1%} "
               f"of {args.between}")
+    if args.marks:
+        shares = marks(net, meta, X, y, args.marks, rng)
+        print(f"three digits with a mark after the first, read as the digits with the mark left out: "
+              f"point {shares['point']:.1%}, dash {shares['dash']:.1%} (of {args.marks} each)")
 
 
 if __name__ == "__main__":

@@ -65,14 +65,41 @@ def test_strokes_of_one_digit_that_do_not_touch_are_merged():
     assert page.box(merged) == (12, 8, 28, 30)
 
 
-def test_a_small_stroke_beside_a_digit_joins_it_but_a_far_one_does_not():
+def test_a_low_stroke_is_a_mark_that_may_join_its_neighbour():
+    """A flag one pixel right of a tall stroke is lower than ``SMALL`` of it: a mark, which may
+    be read with its neighbour as one digit; no join reaches the stroke far away."""
     img = np.zeros((40, 80), np.float32)
     img[8:30, 10:12] = 1.0  # a tall stroke
     img[8:10, 13:18] = 1.0  # a flag one pixel to its right, not touching
     img[8:30, 50:52] = 1.0  # another digit far away
     page = _Page(img)
-    pieces = merge_overlapping(page, components(page))
-    assert [page.box(p) for p in pieces] == [(10, 8, 18, 30), (50, 8, 52, 30)]
+    found = segment.line(page)
+    assert [page.box(g.piece) for g in found.grids] == [(10, 8, 12, 30), (13, 8, 18, 10), (50, 8, 52, 30)]
+    assert [page.box(m) for m in found.marks] == [(13, 8, 18, 10)]
+    assert [j and page.box(j) for j in found.joins] == [None, (10, 8, 18, 30), None]
+    assert found.tall == 22  # the marks are not digits to measure the line by
+
+
+@pytest.mark.parametrize("mark", ["point", "dash"])
+def test_a_decimal_point_or_a_dash_between_digits_is_not_a_digit(model, mnist, mark):
+    """"3.14" and "12-5": the point or dash (lower than ``SMALL`` of the digits) is never read as a
+    digit of its own (a point read alone looks like a "0"); it is reported as not a digit, with
+    the reject option or without, and the digits on both sides are read as they are."""
+    X, y = mnist
+    picks = [np.flatnonzero(y == d)[0] for d in (3, 1, 4)]
+    img = line(X[picks], [14, 8])
+    x0 = 8 + crop(X[picks[0]]).shape[1] + 4  # 4 px right of the 3: nearer than JOIN_GAP
+    if mark == "point":
+        img[26:30, x0:x0 + 4] = 1.0
+        box = (x0, 26, x0 + 4, 30)
+    else:
+        img[16:19, x0:x0 + 7] = 1.0
+        box = (x0, 16, x0 + 7, 19)
+    for use_reject in (True, False):
+        reading = read(*model, img, use_reject=use_reject)
+        assert reading.number == "314"
+        (refused,) = reading.rejected
+        assert refused.box == box and refused.reason == "not a digit"
 
 
 def test_specks_are_noise():
