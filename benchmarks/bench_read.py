@@ -235,7 +235,7 @@ def main() -> None:
               f"of {args.between}")
     if args.marks:
         shares = marks(net, meta, X, y, args.marks, rng)
-        print(f"three digits with a mark after the first, read as the digits with the mark left out: "
+        print(f"three digits with a mark after the first, read as the digits with the mark reported as not a digit: "
               f"point {shares['point']:.1%}, dash {shares['dash']:.1%} (of {args.marks} each)")
 
 
