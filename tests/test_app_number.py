@@ -74,6 +74,14 @@ def test_written_numbers_are_read_by_the_shipped_model(shipped):
     assert number.read_strokes(*shipped, []) == (None, None)
 
 
+def test_a_decimal_point_tapped_between_digits_is_not_a_digit(shipped):
+    """"7.4": a tap on the baseline just right of the 7 is a mark, boxed as not a digit (merged
+    into the 7 as one part, it lost the 7)."""
+    point = [[(-10.0, 235.0), (-9.0, 236.0)]]
+    reading, _ = number.read_strokes(*shipped, written(STROKES[7], point, STROKES[4], step=200, scale=0.75))
+    assert reading.number == "74" and [p.reason for p in reading.parts] == [None, "not a digit", None]
+
+
 @pytest.fixture
 def app_env(monkeypatch, tmp_path, mnist_dir):
     monkeypatch.setenv("DIGITNET_DATA_DIR", str(mnist_dir.parent))
