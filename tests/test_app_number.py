@@ -76,7 +76,7 @@ def test_written_numbers_are_read_by_the_shipped_model(shipped):
 
 def test_a_decimal_point_tapped_between_digits_is_not_a_digit(shipped):
     """"7.4": a tap on the baseline just right of the 7 is a mark, boxed as not a digit (merged
-    into the 7 as one part, it lost the 7)."""
+    into the 7 as one part, it would make the 7 unreadable)."""
     point = [[(-10.0, 235.0), (-9.0, 236.0)]]
     reading, _ = number.read_strokes(*shipped, written(STROKES[7], point, STROKES[4], step=200, scale=0.75))
     assert reading.number == "74" and [p.reason for p in reading.parts] == [None, "not a digit", None]
