@@ -8,6 +8,9 @@ the shipped one) and counts as right only when every digit is right and none is 
 "digits alone" is the share of numbers whose digits the model reads right one by one, each from
 its own crop: what a cutter that finds every digit's crop would read, without the closing that
 :mod:`digitnet.segment` gives a digit in two strokes (so the cutter may do better on those).
+"cut at truth" cuts the composed image straight down at the true boundaries between the digits
+(the middle of each overlap or gap) and reads each slice as one digit: the most that choosing
+among straight cuts could read, where a touching neighbour's strokes cross the cut.
 
     .venv/bin/python benchmarks/bench_read.py [--model PATH] [--per-length 200] [--lengths 1-8] [--no-reject]
                                               [--causes] [--between N] [--split test|validation]
@@ -125,6 +128,17 @@ def alone(net: Any, meta: dict[str, Any], crops: list[np.ndarray]) -> str:
     return "".join(map(str, digits))
 
 
+def cut_at_truth(net: Any, meta: dict[str, Any], image: np.ndarray, spans: list[tuple[int, int]]) -> str:
+    """The number as the model reads ``image`` cut straight down at the true boundaries between
+    its digits (the middle of each overlap or gap), each slice read as one digit: what choosing
+    among straight cuts could reach, where :func:`alone` is what a cutter that separates every
+    digit's own strokes could reach."""
+    bounds = [spans[0][0], *((a[1] + b[0]) // 2 for a, b in zip(spans, spans[1:])), spans[-1][1]]
+    X = np.array([to_mnist(np.pad(image[:, x0:x1], 2)) for x0, x1 in zip(bounds, bounds[1:])], np.float32)  # (k, 784)
+    digits, _, _ = reject.classify(net, meta, X.reshape(-1, *net.input_shape), False)
+    return "".join(map(str, digits))
+
+
 def marks(net: Any, meta: dict[str, Any], X: np.ndarray, y: np.ndarray, n: int,
           rng: np.random.Generator) -> dict[str, float]:
     """For a decimal point and for a dash, the share of ``n`` three-digit numbers with the mark
@@ -205,10 +219,10 @@ def main() -> None:
     print(f"model {args.model}; MNIST {args.split} digits; {args.per_length} numbers per length; "
           f"{TOUCHING:.0%} of neighbours touching, "
           f"{BROKEN:.0%} of digits in two strokes; reject option {'off' if args.no_reject else 'on'}")
-    print("length  exact    digits right  digits alone  seconds")
+    print("length  exact    digits right  cut at truth  digits alone  seconds")
     why: Counter[str] = Counter()
     for length in range(int(low), int(high or low) + 1):
-        start, exact, right, total, ceiling = time.perf_counter(), 0, 0, 0, 0
+        start, exact, right, total, straight, ceiling = time.perf_counter(), 0, 0, 0, 0, 0
         for _ in range(args.per_length):
             idx = rng.integers(len(X), size=length)
             truth = "".join(map(str, y[idx]))
@@ -221,9 +235,11 @@ def main() -> None:
             exact += got == truth
             right += sum(a == b for a, b in zip(got, truth)) if len(got) == len(truth) else 0
             total += length
+            straight += cut_at_truth(net, meta, image, spans) == truth
             ceiling += alone(net, meta, crops) == truth
         print(f"{length:>6}  {exact / args.per_length:6.1%}  {right / total:12.1%}  "
-              f"{ceiling / args.per_length:12.1%}  {time.perf_counter() - start:7.1f}")
+              f"{straight / args.per_length:12.1%}  {ceiling / args.per_length:12.1%}  "
+              f"{time.perf_counter() - start:7.1f}")
     if args.causes:
         print("numbers misread, by cause (a number may have several):")
         for cause, count in why.most_common():
