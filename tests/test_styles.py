@@ -1,6 +1,7 @@
-"""Styled digits (slashed zeros, crossed sevens, flagged ones): drawn where each style puts its
-stroke, appended to a training split by ``with_styles`` and ``digitnet train --styles``, and
-counted as digits by the detector of a model trained with them (real MNIST)."""
+"""Styled digits (slashed zeros, crossed sevens, flagged ones) and fat-brush drawings: drawn where
+each style puts its stroke or with a brush 22-50 % of the digit's height, appended to a training
+split by ``with_styles``, ``with_fat_strokes``, ``digitnet train --styles`` and ``--fat-strokes``,
+and counted as digits by the detector of a model trained with them (real MNIST)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from digitnet.data import Split, load_dataset
 from digitnet.models import default_model_path
 from digitnet.persistence import load_model, save_model
 from digitnet.preprocess import to_mnist
-from digitnet.styles import OTHER_STYLES, STYLES, backslash, draw_style, flag, slash, with_styles
+from digitnet.strokes import redraw_digits
+from digitnet.styles import (FAT_WIDTHS, OTHER_STYLES, STYLES, backslash, draw_style, fat_drawn, flag, slash,
+                             with_fat_strokes, with_styles)
 
 
 @pytest.fixture(scope="module")
@@ -97,11 +100,50 @@ def test_the_detector_of_a_model_trained_with_styles_keeps_slashed_zeros(tmp_pat
     assert kept[400] > 0.9 and kept[0] < kept[400] - 0.3, kept
 
 
-def test_digitnet_detector_refuses_a_model_whose_styles_record_is_not_a_count(tmp_path, mnist_dir, capsys):
+@pytest.mark.parametrize("key", ["styles", "fat_strokes"])
+def test_digitnet_detector_refuses_a_model_whose_styles_record_is_not_a_count(tmp_path, mnist_dir, capsys, key):
     net, meta = load_model(default_model_path())
     net.detector = None
     base = tmp_path / "odd.npz"
-    save_model(base, net, {"training": {**meta["training"], "styles": "many"}, "dataset": meta["dataset"]})
+    save_model(base, net, {"training": {**meta["training"], key: "many"}, "dataset": meta["dataset"]})
     assert cli.main(["detector", str(base), "-o", str(tmp_path / "out.npz"), "--data-dir", str(mnist_dir)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "training.styles" in err and not (tmp_path / "out.npz").exists()
+    assert err.count("\n") == 1 and f"training.{key}" in err and not (tmp_path / "out.npz").exists()
+
+
+def test_a_fat_drawing_is_the_digit_redrawn_with_a_fat_brush_and_worn_down_to_mnist(mnist):
+    """Each drawing is ``to_mnist`` of the digit's skeleton painted with a brush of a width in
+    ``FAT_WIDTHS``: wider strokes than MNIST's, worn down to a normal width, so the drawing has as
+    much ink as the plain digit prepared the same way (within a half), not a blob's."""
+    X, y = mnist.train.X[:60].copy(), mnist.train.y[:60].copy()
+    y[:20] = 10  # non-digits (as with --outliers) are never redrawn
+    a, labels = fat_drawn(X, y, 30, np.random.default_rng(3))
+    assert a.shape == (30, 784) and a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1
+    b, again = fat_drawn(X, y, 30, np.random.default_rng(3))
+    assert np.array_equal(a, b) and np.array_equal(labels, again)  # the seed fixes the drawing
+    rng = np.random.default_rng(3)
+    which = rng.choice(np.arange(20, 60), 30, replace=False)
+    widths = rng.uniform(*FAT_WIDTHS, 30)
+    assert np.array_equal(labels, y[which]) and (labels < 10).all()
+    drawn = redraw_digits(X[which].reshape(-1, 28, 28), widths)  # (30, 152, 152)
+    assert np.array_equal(a, np.array([to_mnist(d) for d in drawn]))
+    plain = np.array([to_mnist(x.reshape(28, 28)) for x in X[which]])  # (30, 784)
+    ratio = a.sum(axis=1) / plain.sum(axis=1)  # (30,)
+    assert np.median(ratio) == pytest.approx(1, abs=0.5), ratio
+
+
+def test_with_fat_strokes_appends_n_drawings_and_leaves_the_split_as_it_was(mnist):
+    small = dataclasses.replace(mnist, train=Split(mnist.train.X[:300], mnist.train.y[:300]))
+    more = with_fat_strokes(small, 6, seed=2)
+    assert len(more.train.X) == 306 and np.array_equal(more.train.X[:300], small.train.X)
+    assert np.array_equal(more.train.X, with_fat_strokes(small, 6, seed=2).train.X)
+    assert more.validation is small.validation and with_fat_strokes(small, 0, seed=2) is small
+
+
+def test_digitnet_train_fat_strokes_adds_them_and_records_it(tmp_path, mnist_dir, capsys):
+    out = tmp_path / "fat.npz"
+    assert cli.main(["train", "--sizes", "784,16,10", "--epochs", "1", "--limit", "300", "--validation", "1000",
+                     "--fat-strokes", "10", "--data-dir", str(mnist_dir), "-o", str(out), "--no-progress"]) == 0
+    assert "310 training images" in capsys.readouterr().out
+    _, meta = load_model(out)
+    assert meta["training"]["fat_strokes"] == 10 and "--fat-strokes 10" in meta["training"]["command"]

@@ -152,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--styles", type=_int_at_least(0), metavar="N",
                       help="add N slashed zeros, N crossed sevens and N flagged ones drawn onto training "
                            "digits (digitnet.styles; default 0)")
+    data.add_argument("--fat-strokes", type=_int_at_least(0), metavar="N",
+                      help="add N training digits redrawn with a brush 22-50%% of their height and "
+                           "prepared as a drawing (digitnet.styles.fat_drawn; default 0)")
     out = t.add_argument_group("output")
     out.add_argument("-o", "--output", type=Path, default=Path("model.npz"), help="model file to write")
     out.add_argument("--checkpoint", type=Path, help="write a resumable checkpoint here after each epoch")
@@ -281,9 +284,9 @@ def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
-def _with_extras(data, n_outliers: int, n_styles: int, seed: int):
-    """``data`` with ``n_outliers`` generated non-digits (label 10) and ``n_styles`` digits of each
-    style (``digitnet.styles``) appended to its training split."""
+def _with_extras(data, n_outliers: int, n_styles: int, n_fat: int, seed: int):
+    """``data`` with ``n_outliers`` generated non-digits (label 10), ``n_styles`` digits of each
+    style (``digitnet.styles``) and ``n_fat`` fat-brush drawings appended to its training split."""
     if n_outliers:
         from .outliers import with_outliers
 
@@ -292,6 +295,10 @@ def _with_extras(data, n_outliers: int, n_styles: int, seed: int):
         from .styles import with_styles
 
         data = with_styles(data, n_styles, seed)
+    if n_fat:
+        from .styles import with_fat_strokes
+
+        data = with_fat_strokes(data, n_fat, seed)
     return data
 
 
@@ -321,8 +328,8 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
             raise UsageError(f"{args.resume} was trained on other {dataset} files than {data.sha256[:12]}")
         command, validation, seed = (meta["training"][k] for k in ("command", "validation", "seed"))
         limit, n_outliers = meta["training"].get("limit"), meta["training"].get("outliers", 0)
-        n_styles = meta["training"].get("styles", 0)
-        data = _with_extras(_limited(data, limit), n_outliers, n_styles, seed)
+        n_styles, n_fat = meta["training"].get("styles", 0), meta["training"].get("fat_strokes", 0)
+        data = _with_extras(_limited(data, limit), n_outliers, n_styles, n_fat, seed)
         print(f"resuming {args.resume} after epoch {state.epoch} of {config.epochs}")
     else:
         opts = _options(args)
@@ -348,8 +355,8 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
             raise UsageError(f"--sizes must start with the 784 pixels and end with the 10 classes of every "
                              f"dataset here, such as 784,30,10; not {','.join(map(str, sizes))}")
         data = load_dataset(opts["dataset"], args.data_dir, validation)
-        limit, n_outliers, n_styles = args.limit, opts["outliers"], opts["styles"]
-        data = _with_extras(_limited(data, limit), n_outliers, n_styles, seed)
+        limit, n_outliers, n_styles, n_fat = args.limit, opts["outliers"], opts["styles"], opts["fat_strokes"]
+        data = _with_extras(_limited(data, limit), n_outliers, n_styles, n_fat, seed)
         optimizer, state = config.make_optimizer(), TrainState()
         command = shlex.join(["digitnet", *argv])
         epochs = f"{config.epochs} epoch{'s' * (config.epochs != 1)}"
@@ -357,7 +364,7 @@ def cmd_train(args: argparse.Namespace, argv: Sequence[str]) -> int:
               f"batch {config.batch_size}, {config.optimizer} eta {config.lr:g}")
     meta = {
         "training": {"command": command, "seed": seed, "validation": validation, "limit": limit,
-                     "outliers": n_outliers, "styles": n_styles},
+                     "outliers": n_outliers, "styles": n_styles, "fat_strokes": n_fat},
         "dataset": {"name": data.name, "sha256": data.sha256},
     }
     # Ctrl-C and SIGTERM stop training at once, keeping the last completed epoch; one that

@@ -107,7 +107,8 @@ def add_to_model(model: str | Path, output: str | Path, data_dir: str | Path | N
     The model's classifier is unchanged. Its training digits (the same validation split held out)
     and ``outliers`` generated non-digits, each plain and once distorted (:data:`STROKES`), train
     the head (only the first ``limit`` digits, for quick runs); a model trained with ``--styles N``
-    also has N styled digits of each style (``digitnet.styles``) count as digits. Its threshold and
+    or ``--fat-strokes N`` also has N styled digits of each style or N fat-brush drawings
+    (``digitnet.styles``) count as digits. Its threshold and
     the temperature are fitted on the validation digits. Returns the new ``"reject"`` section.
     """
     from . import reject  # reject and persistence import this module: their imports wait until here
@@ -130,13 +131,19 @@ def add_to_model(model: str | Path, output: str | Path, data_dir: str | Path | N
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     own = data.train.X[:limit]  # (n, 784)
-    styles = training.get("styles") or 0
-    if type(styles) is not int or not 0 <= styles <= 1 << 24:
-        raise ValueError(f"{model} records training.styles {styles!r}, not a number of digits")
+    styles, fat = (training.get(key) or 0 for key in ("styles", "fat_strokes"))
+    for key, n in (("styles", styles), ("fat_strokes", fat)):
+        if type(n) is not int or not 0 <= n <= 1 << 24:
+            raise ValueError(f"{model} records training.{key} {n!r}, not a number of digits")
+    labels = data.train.y[:limit]  # (n,)
     if styles:  # a model taught slashed zeros and the like: they are digits too
         from .styles import styled
 
-        own = np.concatenate([own, styled(own, data.train.y[:limit], styles, rng)[0]])
+        own = np.concatenate([own, styled(own, labels, styles, rng)[0]])
+    if fat:  # and one taught fat-brush drawings
+        from .styles import fat_drawn
+
+        own = np.concatenate([own, fat_drawn(own[:len(labels)], labels, min(fat, len(labels)), rng)[0]])
     strange = training_outliers(outliers, own, rng)  # (m, 784)
     distort = Augmenter(**STROKES)
     digits = np.concatenate([own, distort(own, rng)])  # (2n, 784)

@@ -541,7 +541,7 @@ def _check_checkpoint(meta: dict[str, Any], run: bool) -> None:
         _int(training.get("validation"), "training.validation")
         if training.get("limit") is not None:
             _int(training["limit"], "training.limit", 1)
-        for key in ("outliers", "styles"):
+        for key in ("outliers", "styles", "fat_strokes"):
             if training.get(key) is not None:
                 _int(training[key], f"training.{key}", 0, 1 << 24)
     if run or "dataset" in meta:

@@ -122,5 +122,6 @@ DEFAULTS: dict[str, Any] = {
     "validation": 10_000,
     "outliers": 0,
     "styles": 0,
+    "fat_strokes": 0,
     "refresh_bn": False,
 }

@@ -1,4 +1,5 @@
-"""Digits written the way MNIST's writers rarely did: slashed zeros, crossed sevens, flagged ones.
+"""Digits written the way MNIST's writers rarely did: slashed zeros, crossed sevens, flagged ones,
+and digits drawn with a fat brush.
 
 MNIST's writers were American; many others slash their zeros (so a 0 is not an O), cross their
 sevens and give their ones a long flag from the top. A network that never saw these reads a
@@ -15,7 +16,14 @@ measuring how fast a person can teach a model their own (``digitnet finetune``).
 
 :func:`draw_style` draws a style onto digits and prepares them like any drawing
 (:func:`digitnet.preprocess.to_mnist`); :func:`with_styles` appends styled training digits to a
-dataset (``digitnet train --styles N``). Randomness comes only from the generator passed in.
+dataset (``digitnet train --styles N``).
+
+A small digit drawn with a fat brush (a brush a quarter to a half of the digit's height) reaches
+the network only after :func:`~digitnet.preprocess.to_mnist` has worn its strokes down to a
+normal width, which leaves loops filled and gaps closed in shapes no MNIST digit has.
+:func:`fat_drawn` redraws training digits that way (:func:`digitnet.strokes.redraw_digits`, then
+``to_mnist``) and :func:`with_fat_strokes` appends them (``digitnet train --fat-strokes N``).
+Randomness comes only from the generator passed in.
 """
 
 from __future__ import annotations
@@ -27,7 +35,12 @@ import numpy as np
 
 from .data import Dataset, Split
 from .preprocess import to_mnist
+from .strokes import redraw_digits
 
+FAT_WIDTHS = (0.22, 0.5)
+"""The range of :func:`fat_drawn`'s brush widths, as shares of the digit's height: from just over
+the widest stroke ``to_mnist`` leaves as it is (``STROKE_RANGE``, 20 % of the long side) to half
+the height."""
 SCALE = 4
 """Strokes are drawn on the digit enlarged this many times, then the whole is prepared as MNIST."""
 INK = 0.3
@@ -135,4 +148,27 @@ def with_styles(data: Dataset, n: int, seed: int) -> Dataset:
     if not n:
         return data
     X, y = styled(data.train.X, data.train.y, n, np.random.default_rng([seed, len(STYLES)]))
+    return dataclasses.replace(data, train=Split(np.concatenate([data.train.X, X]), np.concatenate([data.train.y, y])))
+
+
+def fat_drawn(X: np.ndarray, y: np.ndarray, n: int, rng: np.random.Generator,
+              batch: int = 250) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` digits of ``X (m, 784)`` (labels ``y (m,)``, those over 9 left alone) picked at random,
+    each redrawn from its skeleton with a round brush ``U(*FAT_WIDTHS)`` of its height wide and
+    prepared by ``to_mnist``: ``(n, 784)`` and their labels ``(n,)``."""
+    which = rng.choice(np.flatnonzero(y < 10), n, replace=False)  # (n,)
+    widths = rng.uniform(*FAT_WIDTHS, n)  # (n,)
+    out = np.empty((n, 784), X.dtype)
+    for i in range(0, n, batch):
+        drawn = redraw_digits(X[which[i:i + batch]].reshape(-1, 28, 28), widths[i:i + batch])  # (b, 152, 152)
+        out[i:i + batch] = [to_mnist(d) for d in drawn]
+    return out, y[which]
+
+
+def with_fat_strokes(data: Dataset, n: int, seed: int) -> Dataset:
+    """``data`` with ``n`` fat-brush drawings of its training digits (:func:`fat_drawn`) appended
+    to its training split."""
+    if not n:
+        return data
+    X, y = fat_drawn(data.train.X, data.train.y, n, np.random.default_rng([seed, len(STYLES), 1]))
     return dataclasses.replace(data, train=Split(np.concatenate([data.train.X, X]), np.concatenate([data.train.y, y])))
