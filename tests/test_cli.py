@@ -193,7 +193,7 @@ def test_refresh_bn_flag_is_recorded_and_the_drawn_preset_sets_it(tiny_data, tmp
     assert cli.main(["train", "--epochs", "1", "--sizes", "784,8,10", "--no-progress", "-o", str(out)]) == 0
     assert load_model(out)[1]["training"]["config"]["refresh_bn"] is False
     drawn = cli._options(cli.build_parser().parse_args(["train", "--preset", "cnn-drawn"]))
-    assert drawn["refresh_bn"] and drawn["styles"] == 1000 and drawn["epochs"] == 30
+    assert drawn["refresh_bn"] and drawn["styles"] == 1000 and drawn["fat_strokes"] == 12_000 and drawn["epochs"] == 30
 
 
 def test_augment_flag(tiny_data, tmp_path, capsys):

@@ -76,13 +76,15 @@ def test_a_head_on_frozen_features_learns_to_reject_held_out_non_digits(shipped,
 
 
 def test_the_shipped_detector_keeps_digits_and_rejects_held_out_non_digits(shipped, data):
-    """The shipped model's reject option (docs/reading.md; bench_reject.py for the full figures)."""
+    """The shipped model's reject option against issue 16's targets on the whole MNIST test set:
+    99 % of the digits kept, 99.6 % of those kept read right (docs/reading.md; bench_reject.py
+    for the full figures)."""
     net, meta = shipped
     assert net.detector is not None and meta["reject"]["detector"]["keep"] == reject.KEEP_DETECTOR
-    digits, _, _ = reject.classify(net, meta, data.test.X[:3000])
+    digits, _, _ = reject.classify(net, meta, data.test.X)
     kept = np.array([d is not None for d in digits])
     assert kept.mean() >= 0.99
-    assert np.mean(np.array(digits, dtype=object)[kept] == data.test.y[:3000][kept]) >= 0.995
+    assert np.mean(np.array(digits, dtype=object)[kept] == data.test.y[kept]) >= 0.996
     others, _, reasons = reject.classify(net, meta, held_out_outliers(500, np.random.default_rng(7)))
     assert np.mean([d is None for d in others]) >= 0.88
     assert set(reasons) <= {None, reject.REASON}

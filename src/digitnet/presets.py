@@ -14,8 +14,9 @@ command line overrides the preset's value.
   at a random pen width (radius 0.5 to 2 px), slanted (shear up to 0.2) and stretched (up to
   15 %), as drawn on a canvas (``digitnet.augment``).
 * ``cnn-drawn``: ``cnn`` with 256 dense units, 30 epochs, 1 000 digits of each style that MNIST
-  lacks (slashed zeros, crossed sevens, flagged ones: ``digitnet.styles``) and ``cnn-robust``'s
-  stroke augmentation; after training, the batch-norm statistics are measured again on the plain
+  lacks (slashed zeros, crossed sevens, flagged ones: ``digitnet.styles``), 12 000 training digits
+  drawn with a fat brush and worn down as ``to_mnist`` wears a drawing down (``styles.fat_drawn``)
+  and ``cnn-robust``'s stroke augmentation; after training, the batch-norm statistics are measured again on the plain
   training images (``--refresh-bn``), which the augmented batches had pulled away from them.
 * ``cnn``: a small VGG-style convolutional network that trains on two CPU cores: two blocks of two
   3 x 3 convolutions (32 then 64 filters, no padding) each followed by batch norm and ReLU, 2 x 2
@@ -95,6 +96,7 @@ PRESETS["cnn-drawn"] = {
                {"type": "flatten"}, *_dense_block(256, 0.4), *_SOFTMAX],
     "epochs": 30,
     "styles": 1000,
+    "fat_strokes": 12_000,
     "augment": {**_AUGMENT, "stroke": 0.3, "radius_min": 0.5, "radius_max": 2.0, "slant": 0.2, "aspect": 0.15},
     "refresh_bn": True,
 }
