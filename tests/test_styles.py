@@ -71,13 +71,15 @@ def test_with_styles_appends_n_of_each_style_and_leaves_the_split_as_it_was(mnis
     assert with_styles(small, 0, seed=2) is small
 
 
-def test_digitnet_train_styles_adds_them_and_records_it(tmp_path, mnist_dir, capsys):
-    out = tmp_path / "styled.npz"
+@pytest.mark.parametrize("flag, images", [("--styles", 330), ("--fat-strokes", 310)])
+def test_digitnet_train_adds_styled_or_fat_digits_and_records_it(tmp_path, mnist_dir, capsys, flag, images):
+    """``--styles 10`` adds 10 digits of each of the 3 styles; ``--fat-strokes 10``, 10 drawings."""
+    out = tmp_path / "extra.npz"
     assert cli.main(["train", "--sizes", "784,16,10", "--epochs", "1", "--limit", "300", "--validation", "1000",
-                     "--styles", "10", "--data-dir", str(mnist_dir), "-o", str(out), "--no-progress"]) == 0
-    assert "330 training images" in capsys.readouterr().out
+                     flag, "10", "--data-dir", str(mnist_dir), "-o", str(out), "--no-progress"]) == 0
+    assert f"{images} training images" in capsys.readouterr().out
     _, meta = load_model(out)
-    assert meta["training"]["styles"] == 10 and "--styles 10" in meta["training"]["command"]
+    assert meta["training"][flag[2:].replace("-", "_")] == 10 and f"{flag} 10" in meta["training"]["command"]
 
 
 def test_the_detector_of_a_model_trained_with_styles_keeps_slashed_zeros(tmp_path, mnist_dir, mnist):
@@ -139,11 +141,3 @@ def test_with_fat_strokes_appends_n_drawings_and_leaves_the_split_as_it_was(mnis
     assert np.array_equal(more.train.X, with_fat_strokes(small, 6, seed=2).train.X)
     assert more.validation is small.validation and with_fat_strokes(small, 0, seed=2) is small
 
-
-def test_digitnet_train_fat_strokes_adds_them_and_records_it(tmp_path, mnist_dir, capsys):
-    out = tmp_path / "fat.npz"
-    assert cli.main(["train", "--sizes", "784,16,10", "--epochs", "1", "--limit", "300", "--validation", "1000",
-                     "--fat-strokes", "10", "--data-dir", str(mnist_dir), "-o", str(out), "--no-progress"]) == 0
-    assert "310 training images" in capsys.readouterr().out
-    _, meta = load_model(out)
-    assert meta["training"]["fat_strokes"] == 10 and "--fat-strokes 10" in meta["training"]["command"]
