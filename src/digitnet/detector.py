@@ -108,8 +108,8 @@ def add_to_model(model: str | Path, output: str | Path, data_dir: str | Path | N
     and ``outliers`` generated non-digits, each plain and once distorted (:data:`STROKES`), train
     the head (only the first ``limit`` digits, for quick runs); a model trained with ``--styles N``
     or ``--fat-strokes N`` also has N styled digits of each style or N fat-brush drawings
-    (``digitnet.styles``) count as digits. Its threshold and
-    the temperature are fitted on the validation digits. Returns the new ``"reject"`` section.
+    (``digitnet.styles``) count as digits. Its threshold and the temperature are fitted on the
+    validation digits. Returns the new ``"reject"`` section.
     """
     from . import reject  # reject and persistence import this module: their imports wait until here
     from .augment import Augmenter

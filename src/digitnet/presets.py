@@ -16,8 +16,9 @@ command line overrides the preset's value.
 * ``cnn-drawn``: ``cnn`` with 256 dense units, 30 epochs, 1 000 digits of each style that MNIST
   lacks (slashed zeros, crossed sevens, flagged ones: ``digitnet.styles``), 12 000 training digits
   drawn with a fat brush and worn down as ``to_mnist`` wears a drawing down (``styles.fat_drawn``)
-  and ``cnn-robust``'s stroke augmentation; after training, the batch-norm statistics are measured again on the plain
-  training images (``--refresh-bn``), which the augmented batches had pulled away from them.
+  and ``cnn-robust``'s stroke augmentation; after training, the batch-norm statistics are measured
+  again on the plain training images (``--refresh-bn``), which the augmented batches had pulled
+  away from them.
 * ``cnn``: a small VGG-style convolutional network that trains on two CPU cores: two blocks of two
   3 x 3 convolutions (32 then 64 filters, no padding) each followed by batch norm and ReLU, 2 x 2
   max pooling after each block, then 128 dense units (batch norm, ReLU, 40 % dropout) and softmax.
