@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import struct
 import sys
 import zlib
@@ -99,6 +100,15 @@ def test_shipped_model_is_a_readable_model_with_its_command():
     assert meta["training"]["command"].startswith("digitnet train ")
     assert meta["test_accuracy"] > 0.97 and meta["history"]
     assert default_model_path().stat().st_size < 5_000_000
+
+
+def test_shipped_model_card_commands_chain():
+    """The card's detector command reads the file its training command writes: run in order,
+    the two commands rebuild the shipped model."""
+    _, meta = load_model(default_model_path())
+    train, detect = shlex.split(meta["training"]["command"]), shlex.split(meta["reject"]["detector"]["command"])
+    assert train[:2] == ["digitnet", "train"] and detect[:2] == ["digitnet", "detector"]
+    assert detect[2] == train[train.index("-o") + 1]
 
 
 def test_app_runs_streamlit_on_the_page(monkeypatch, tmp_path, capsys):
