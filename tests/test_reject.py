@@ -6,9 +6,7 @@ import pytest
 
 from digitnet import reject
 from digitnet.data import load_dataset
-from digitnet.models import default_model_path
 from digitnet.outliers import held_out_outliers
-from digitnet.persistence import load_model
 
 
 class Fixed:
@@ -72,19 +70,6 @@ def test_classify_rejects_below_the_threshold_only_when_asked_and_when_fitted():
     assert reject.classify(Fixed(P), {}, np.zeros((2, 784)))[0] == [0, 0]  # a model without settings
     broken = {"reject": {"temperature": -1.0, "threshold": "x"}}
     assert reject.settings(broken) is None
-
-
-def test_the_shipped_model_keeps_digits_and_rejects_some_held_out_non_digits(mnist_dir):
-    net, meta = load_model(default_model_path())
-    assert reject.settings(meta), "the shipped model has no fitted reject settings"
-    test = load_dataset("mnist", mnist_dir, validation=0).test
-    digits, _, _ = reject.classify(net, meta, test.X)
-    kept = np.array([d is not None for d in digits])
-    assert kept.mean() >= 0.98
-    assert np.mean(np.array(digits, dtype=object)[kept] == test.y[kept]) >= 0.996
-    others, _, reasons = reject.classify(net, meta, held_out_outliers(300, np.random.default_rng(7)))
-    assert np.mean([d is None for d in others]) >= 0.35
-    assert set(reasons) <= {None, "not a digit"}
 
 
 def held_out_rejected(net, data, outliers):
