@@ -21,6 +21,11 @@ training set, which the shipped model was not trained on) instead: the 600 4-dig
 :mod:`digitnet.segment`'s settings were chosen on are ``--split validation --lengths 4
 --per-length 300`` with ``--seed 0`` and ``--seed 1``.
 
+``--causes`` counts the misread numbers by cause, digit by digit (:func:`causes`), and by where
+they are lost (:func:`where_lost`): among the candidate pieces the reader weighs, none holds one of
+the digits; or every digit is held, but the model misreads one of those pieces; or they are all read
+right and another reading scores higher. Each also says whether "cut at truth" reads the number.
+
 ``--marks N`` also reads N numbers of three digits with a decimal point after the first ("3.14")
 and N with a dash there ("12-5"), and counts those read as the three digits with the mark
 reported as not a digit.
@@ -47,7 +52,7 @@ from digitnet.models import default_model_path
 from digitnet.outliers import held_out_outliers
 from digitnet.persistence import load_model
 from digitnet import reject
-from digitnet.preprocess import to_mnist
+from digitnet.preprocess import INK_LEVEL, to_mnist
 from digitnet import segment
 from digitnet.segment import Reading, read
 
@@ -79,23 +84,26 @@ def strokes(images: np.ndarray, rng: np.random.Generator) -> tuple[list[np.ndarr
 
 
 def compose(crops: list[np.ndarray], rng: np.random.Generator, gap: int | None = None
-            ) -> tuple[np.ndarray, list[tuple[int, int]], list[bool]]:
-    """One number from its digits' crops: side by side on a dark canvas, ink in [0, 1]; and each
-    digit's columns ``[x0, x1)`` and whether it touches a neighbour. The gaps are random, or all
-    ``gap`` px."""
+            ) -> tuple[np.ndarray, list[tuple[int, int]], list[bool], np.ndarray]:
+    """One number from its digits' crops: side by side on a dark canvas, ink in [0, 1]; each
+    digit's columns ``[x0, x1)``; whether it touches a neighbour; and ``owner (H, W)``, the index
+    of the digit whose ink is brightest at each pixel (-1 where there is none). The gaps are
+    random, or all ``gap`` px."""
     gaps = [gap if gap is not None else int(rng.integers(-2, 1)) if rng.random() < TOUCHING
             else int(rng.integers(2, 9)) for _ in crops[1:]]
     width = 8 + sum(c.shape[1] for c in crops) + sum(gaps) + 8
     canvas = np.zeros((28 + 8, max(width, 16)), np.float32)  # (36, W)
+    owner = np.full(canvas.shape, -1)  # (36, W)
     x, spans = 8, []
     for k, crop in enumerate(crops):
         y = int(rng.integers(0, 5))
-        region = canvas[y:y + 28, x:x + crop.shape[1]]
+        region = canvas[y:y + 28, x:x + crop.shape[1]]  # (28, w) a view into the canvas
+        owner[y:y + 28, x:x + crop.shape[1]][(crop > region) & (crop > 0)] = k
         np.maximum(region, crop, out=region)
         spans.append((x, x + crop.shape[1]))
         x += crop.shape[1] + (gaps[k] if k < len(gaps) else 0)
     touching = [any(g <= 0 for g in gaps[max(k - 1, 0):k + 1]) for k in range(len(crops))]
-    return canvas, spans, touching
+    return canvas, spans, touching, owner
 
 
 def causes(reading: Reading, truth: str, spans: list[tuple[int, int]], touching: list[bool],
@@ -119,6 +127,44 @@ def causes(reading: Reading, truth: str, spans: list[tuple[int, int]], touching:
         how = [w for w, flag in (("touching", touching[k]), ("two strokes", broken[k])) if flag]
         found.add(cause + (f" ({', '.join(how)})" if how else ""))
     return found
+
+
+HOLDS = (0.9, 0.85)
+"""A candidate piece holds a digit when at least this share of its ink is that digit's, and it
+has at least this share of the digit's ink."""
+
+
+def where_lost(net: Any, meta: dict[str, Any], image: np.ndarray, owner: np.ndarray, truth: str) -> str:
+    """Where a misread number is lost, from the candidate pieces the reader weighs (the runs
+    between its cut columns and the joins, :meth:`digitnet.segment._Line.candidates`): no
+    candidate holds one of its digits (``HOLDS``: the digit's strokes cannot be cut apart
+    straight down, or a stroke is left with its neighbour); each digit is held but the model
+    misreads the best of those pieces; or they are all read right and another reading scores
+    higher."""
+    page = segment._Page(segment.ink(image))
+    reader = segment._Reader(net, meta, page)
+    found = segment.line(page, segment.CUT_MIN_DETECTOR if reader.detector else segment.CUT_MIN)
+    reader.read(found.candidates())
+    ink = np.bincount(owner[(owner >= 0) & (page.gray > INK_LEVEL)], minlength=len(truth))  # (k,) each digit's ink pixels
+    held: dict[int, tuple[float, int]] = {}  # digit index -> (how well the best piece holds it, its reading)
+    for piece in found.candidates():
+        if reader.seen.get(piece) is None:
+            continue
+        y0, x0, mask = page.own(piece)
+        ids = owner[y0:y0 + mask.shape[0], x0:x0 + mask.shape[1]][mask]  # (m,) the digit under each pixel
+        ids = ids[ids >= 0]
+        if not ids.size:
+            continue
+        counts = np.bincount(ids, minlength=len(truth))  # (k,)
+        k = int(counts.argmax())
+        fit = min(counts[k] / ids.size / HOLDS[0], counts[k] / ink[k] / HOLDS[1])
+        if fit > held.get(k, (0.0, -1))[0]:
+            held[k] = (fit, int(reader.seen[piece][1].argmax()))
+    if any(held.get(k, (0.0, -1))[0] < 1.0 for k in range(len(truth))):
+        return "no candidate holds one of its digits"
+    if any(held[k][1] != int(digit) for k, digit in enumerate(truth)):
+        return "every digit held by a candidate, one misread there"
+    return "every digit held and read right, another reading scores higher"
 
 
 def alone(net: Any, meta: dict[str, Any], crops: list[np.ndarray]) -> str:
@@ -157,7 +203,7 @@ def marks(net: Any, meta: dict[str, Any], X: np.ndarray, y: np.ndarray, n: int,
             else:
                 drawn = np.zeros((28, int(rng.integers(6, 11))), np.float32)  # (28, length)
                 drawn[14:14 + int(rng.integers(2, 4))] = 1.0
-            image, _, _ = compose([ink_columns(X[idx[0]]), drawn, ink_columns(X[idx[1]]), ink_columns(X[idx[2]])],
+            image, _, _, _ = compose([ink_columns(X[idx[0]]), drawn, ink_columns(X[idx[1]]), ink_columns(X[idx[2]])],
                                   rng, gap=int(rng.integers(2, 8)))
             reading = read(net, meta, image)
             right += reading.number == "".join(map(str, y[idx])) and len(reading.rejected) == 1
@@ -176,7 +222,7 @@ def between(net: Any, meta: dict[str, Any], X: np.ndarray, y: np.ndarray, n: int
     left_out = 0
     for other in others:
         i, j = rng.integers(len(X), size=2)
-        image, _, _ = compose([ink_columns(img) for img in (X[i], other, X[j])], rng, gap=6)
+        image, _, _, _ = compose([ink_columns(img) for img in (X[i], other, X[j])], rng, gap=6)
         reading = read(net, meta, image)
         left_out += reading.number == f"{y[i]}{y[j]}" and len(reading.rejected) > 0
     return float(np.mean([d is None for d in digits])), float(unread), left_out / n
@@ -221,21 +267,23 @@ def main() -> None:
           f"{BROKEN:.0%} of digits in two strokes; reject option {'off' if args.no_reject else 'on'}")
     print("length  exact    digits right  cut at truth  digits alone  seconds")
     why: Counter[str] = Counter()
+    lost: Counter[tuple[str, bool]] = Counter()
     for length in range(int(low), int(high or low) + 1):
         start, exact, right, total, straight, ceiling = time.perf_counter(), 0, 0, 0, 0, 0
         for _ in range(args.per_length):
             idx = rng.integers(len(X), size=length)
             truth = "".join(map(str, y[idx]))
             crops, broken = strokes(X[idx], rng)
-            image, spans, touching = compose(crops, rng)
+            image, spans, touching, owner = compose(crops, rng)
             reading = read(net, meta, image, use_reject=not args.no_reject)
-            got = reading.number
-            if got != truth:
+            got, at_truth = reading.number, cut_at_truth(net, meta, image, spans) == truth
+            if got != truth and args.causes:
                 why.update(causes(reading, truth, spans, touching, broken))
+                lost.update([(where_lost(net, meta, image, owner, truth), at_truth)])
             exact += got == truth
             right += sum(a == b for a, b in zip(got, truth)) if len(got) == len(truth) else 0
             total += length
-            straight += cut_at_truth(net, meta, image, spans) == truth
+            straight += at_truth
             ceiling += alone(net, meta, crops) == truth
         print(f"{length:>6}  {exact / args.per_length:6.1%}  {right / total:12.1%}  "
               f"{straight / args.per_length:12.1%}  {ceiling / args.per_length:12.1%}  "
@@ -244,6 +292,9 @@ def main() -> None:
         print("numbers misread, by cause (a number may have several):")
         for cause, count in why.most_common():
             print(f"{count:6}  {cause}")
+        print("numbers misread, by where they are lost (and whether cut at truth reads them right):")
+        for (where, at_truth), count in sorted(lost.items()):
+            print(f"{count:6}  {where}; cut at truth {'right' if at_truth else 'wrong'}")
     if args.between:
         refused, unread, left_out = between(net, meta, X, y, args.between, rng)
         print(f"held-out non-digits on their own: refused by the model {refused:.1%}, read as no number "
