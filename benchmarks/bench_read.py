@@ -145,7 +145,8 @@ def where_lost(net: Any, meta: dict[str, Any], image: np.ndarray, owner: np.ndar
     reader = segment._Reader(net, meta, page)
     found = segment.line(page, segment.CUT_MIN_DETECTOR if reader.detector else segment.CUT_MIN)
     reader.read(found.candidates())
-    ink = np.bincount(owner[(owner >= 0) & (page.gray > INK_LEVEL)], minlength=len(truth))  # (k,) each digit's ink pixels
+    drawn = (owner >= 0) & (page.gray > INK_LEVEL)  # (H, W) the ink the reader sees, with its digit known
+    ink = np.bincount(owner[drawn], minlength=len(truth))  # (k,) each digit's ink pixels
     held: dict[int, tuple[float, int]] = {}  # digit index -> (how well the best piece holds it, its reading)
     for piece in found.candidates():
         if reader.seen.get(piece) is None:
@@ -204,7 +205,7 @@ def marks(net: Any, meta: dict[str, Any], X: np.ndarray, y: np.ndarray, n: int,
                 drawn = np.zeros((28, int(rng.integers(6, 11))), np.float32)  # (28, length)
                 drawn[14:14 + int(rng.integers(2, 4))] = 1.0
             image, _, _, _ = compose([ink_columns(X[idx[0]]), drawn, ink_columns(X[idx[1]]), ink_columns(X[idx[2]])],
-                                  rng, gap=int(rng.integers(2, 8)))
+                                     rng, gap=int(rng.integers(2, 8)))
             reading = read(net, meta, image)
             right += reading.number == "".join(map(str, y[idx])) and len(reading.rejected) == 1
         shares[mark] = right / n
