@@ -24,7 +24,8 @@ training set, which the shipped model was not trained on) instead: the 600 4-dig
 ``--causes`` counts the misread numbers by cause, digit by digit (:func:`causes`), and by where
 they are lost (:func:`where_lost`): among the candidate pieces the reader weighs, none holds one of
 the digits; or every digit is held, but the model misreads one of those pieces; or they are all read
-right and another reading scores higher. Each also says whether "cut at truth" reads the number.
+right, and one is refused as not a digit or another reading scores higher. Each also says whether
+"cut at truth" reads the number.
 
 ``--marks N`` also reads N numbers of three digits with a decimal point after the first ("3.14")
 and N with a dash there ("12-5"), and counts those read as the three digits with the mark
@@ -134,13 +135,14 @@ HOLDS = (0.9, 0.85)
 has at least this share of the digit's ink."""
 
 
-def where_lost(net: Any, meta: dict[str, Any], image: np.ndarray, owner: np.ndarray, truth: str) -> str:
+def where_lost(net: Any, meta: dict[str, Any], image: np.ndarray, owner: np.ndarray, truth: str,
+               refused: bool) -> str:
     """Where a misread number is lost, from the candidate pieces the reader weighs (the runs
     between its cut columns and the joins, :meth:`digitnet.segment._Line.candidates`): no
     candidate holds one of its digits (``HOLDS``: the digit's strokes cannot be cut apart
     straight down, or a stroke is left with its neighbour); each digit is held but the model
-    misreads the best of those pieces; or they are all read right and another reading scores
-    higher."""
+    misreads the best of those pieces; or they are all read right, and the reading refused one
+    (``refused``: :func:`causes` found a refused digit) or another reading scores higher."""
     page = segment._Page(segment.ink(image))
     reader = segment._Reader(net, meta, page)
     found = segment.line(page, segment.CUT_MIN_DETECTOR if reader.detector else segment.CUT_MIN)
@@ -165,6 +167,8 @@ def where_lost(net: Any, meta: dict[str, Any], image: np.ndarray, owner: np.ndar
         return "no candidate holds one of its digits"
     if any(held[k][1] != int(digit) for k, digit in enumerate(truth)):
         return "every digit held by a candidate, one misread there"
+    if refused:
+        return "every digit held and read right, one refused as not a digit"
     return "every digit held and read right, another reading scores higher"
 
 
@@ -279,8 +283,10 @@ def main() -> None:
             reading = read(net, meta, image, use_reject=not args.no_reject)
             got, at_truth = reading.number, cut_at_truth(net, meta, image, spans) == truth
             if got != truth and args.causes:
-                why.update(causes(reading, truth, spans, touching, broken))
-                lost.update([(where_lost(net, meta, image, owner, truth), at_truth)])
+                found = causes(reading, truth, spans, touching, broken)
+                why.update(found)
+                refused = any(cause.startswith("refused") for cause in found)
+                lost.update([(where_lost(net, meta, image, owner, truth, refused), at_truth)])
             exact += got == truth
             right += sum(a == b for a, b in zip(got, truth)) if len(got) == len(truth) else 0
             total += length

@@ -42,7 +42,8 @@ def test_compose_records_which_digit_drew_each_pixel(bench, zero_and_one):
 def test_where_lost_sees_a_digit_no_straight_cut_takes_apart(bench, zero_and_one):
     net, meta = load_model(default_model_path())
     apart, _, _, owner = bench.compose(zero_and_one, np.random.default_rng(0), gap=6)
-    assert bench.where_lost(net, meta, apart, owner, "01").startswith("every digit held and read right")
+    assert bench.where_lost(net, meta, apart, owner, "01", False).endswith("another reading scores higher")
+    assert bench.where_lost(net, meta, apart, owner, "01", True).endswith("one refused as not a digit")
     inside = -(zero_and_one[0].shape[1] + zero_and_one[1].shape[1]) // 2  # the "1" drawn over the "0"
     over, _, _, owner = bench.compose(zero_and_one, np.random.default_rng(0), gap=inside)
-    assert bench.where_lost(net, meta, over, owner, "01") == "no candidate holds one of its digits"
+    assert bench.where_lost(net, meta, over, owner, "01", False) == "no candidate holds one of its digits"
