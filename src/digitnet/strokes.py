@@ -29,36 +29,54 @@ INK = 0.5
 """Intensity above which a pixel is inside a stroke (half of full ink: the stroke's edge)."""
 
 
+def removable(p: list[np.ndarray], sub: int) -> np.ndarray:
+    """Zhang-Suen's rule: which pixels one sub-pass removes, from their eight neighbours ``p``
+    (``p2..p9`` clockwise from north, 0 or 1, any shape): those with 2 to 6 ink neighbours, exactly
+    one 0 -> 1 step around them, and not on both the north/east/south (``sub`` 0) or the
+    east/south/west side (``sub`` 1) of the shape."""
+    B = sum(q.astype(np.int8) for q in p)  # ink neighbours
+    A = sum(((p[k] == 0) & (p[(k + 1) % 8] == 1)).astype(np.int8) for k in range(8))  # 0 -> 1 steps
+    p2, p4, p6, p8 = p[0], p[2], p[4], p[6]
+    if sub == 0:
+        side = ((p2 & p4 & p6) == 0) & ((p4 & p6 & p8) == 0)
+    else:
+        side = ((p2 & p4 & p8) == 0) & ((p2 & p6 & p8) == 0)
+    return (B >= 2) & (B <= 6) & (A == 1) & side
+
+
+_CODES = np.arange(256, dtype=np.uint8)
+_REMOVABLE = np.stack([removable([(_CODES >> k) & 1 for k in range(8)], sub) for sub in (0, 1)])
+"""``(2, 256)``: :func:`removable` for each sub-pass and each neighbourhood, coded ``sum p_k << k``."""
+
+
 def skeleton(mask: np.ndarray) -> np.ndarray:
     """Thin each boolean image of ``mask (n, h, w)`` (or one ``(h, w)``) to its centre lines.
 
-    Zhang-Suen: with the eight neighbours ``p2..p9`` clockwise from north, a pixel is removed when
-    it has 2 to 6 ink neighbours, exactly one 0 -> 1 transition around it, and (alternating
-    sub-passes) it is not on both the north/east/south or east/south/west side. Repeats until a
-    pass removes nothing.
+    Zhang-Suen: each sub-pass removes, all at once, the ink pixels that :func:`removable` says
+    it may, alternating the two sub-passes until a pass removes nothing. Only the ink is visited:
+    each ink pixel's eight neighbours are read from the flattened images (a frame of background
+    round each keeps them apart), coded as one byte and looked up in ``_REMOVABLE``, the rule
+    worked out once for all 256 neighbourhoods.
     """
     single = mask.ndim == 2
-    P = np.pad(np.asarray(mask, bool).reshape((1,) * single + mask.shape), ((0, 0), (1, 1), (1, 1)))
-    P = P.astype(np.uint8)  # (n, h + 2, w + 2): a frame of background around each image
-    while True:
+    framed = np.pad(np.asarray(mask, bool).reshape((1,) * single + mask.shape), ((0, 0), (1, 1), (1, 1)))
+    P = framed.astype(np.uint8).ravel()  # (n (h + 2) (w + 2),)
+    row = framed.shape[2]
+    steps = [-row, -row + 1, 1, row + 1, row, row - 1, -1, -row - 1]  # p2 N, p3 NE, ..., p9 NW
+    ink = np.flatnonzero(P)  # (m,) the ink pixels left
+    removed = True
+    while removed:
         removed = False
         for sub in (0, 1):
-            p = [P[:, :-2, 1:-1], P[:, :-2, 2:], P[:, 1:-1, 2:], P[:, 2:, 2:],  # p2 N, p3 NE, p4 E, p5 SE
-                 P[:, 2:, 1:-1], P[:, 2:, :-2], P[:, 1:-1, :-2], P[:, :-2, :-2]]  # p6 S, p7 SW, p8 W, p9 NW
-            B = sum(q.astype(np.int8) for q in p)  # (n, h, w) ink neighbours
-            A = sum(((p[k] == 0) & (p[(k + 1) % 8] == 1)).astype(np.int8) for k in range(8))  # 0 -> 1 steps
-            p2, p4, p6, p8 = p[0], p[2], p[4], p[6]
-            if sub == 0:
-                side = ((p2 & p4 & p6) == 0) & ((p4 & p6 & p8) == 0)
-            else:
-                side = ((p2 & p4 & p8) == 0) & ((p2 & p6 & p8) == 0)
-            drop = (P[:, 1:-1, 1:-1] == 1) & (B >= 2) & (B <= 6) & (A == 1) & side
+            code = np.zeros(len(ink), np.uint8)  # (m,) each pixel's neighbourhood as one byte
+            for k, step in enumerate(steps):
+                code |= P[ink + step] << k
+            drop = _REMOVABLE[sub][code]  # (m,)
             if drop.any():
-                P[:, 1:-1, 1:-1][drop] = 0
+                P[ink[drop]] = 0
+                ink = ink[~drop]
                 removed = True
-        if not removed:
-            break
-    out = P[:, 1:-1, 1:-1].astype(bool)
+    out = P.reshape(framed.shape)[:, 1:-1, 1:-1].astype(bool)
     return out[0] if single else out
 
 
