@@ -10,7 +10,8 @@ its own crop: what a cutter that finds every digit's crop would read, without th
 :mod:`digitnet.segment` gives a digit in two strokes (so the cutter may do better on those).
 "cut at truth" cuts the composed image straight down at the true boundaries between the digits
 (the middle of each overlap or gap) and reads each slice as one digit: the most that choosing
-among straight cuts could read, where a touching neighbour's strokes cross the cut.
+among straight cuts could read, where a touching neighbour's strokes cross the cut (the reader's
+bent cuts, which go round such strokes, may read more).
 
     .venv/bin/python benchmarks/bench_read.py [--model PATH] [--per-length 200] [--lengths 1-8] [--no-reject]
                                               [--causes] [--between N] [--split test|validation]
@@ -138,9 +139,9 @@ has at least this share of the digit's ink."""
 def where_lost(net: Any, meta: dict[str, Any], image: np.ndarray, owner: np.ndarray, truth: str,
                refused: bool) -> str:
     """Where a misread number is lost, from the candidate pieces the reader weighs (the runs
-    between its cut columns and the joins, :meth:`digitnet.segment._Line.candidates`): no
-    candidate holds one of its digits (``HOLDS``: the digit's strokes cannot be cut apart
-    straight down, or a stroke is left with its neighbour); each digit is held but the model
+    between its cuts, straight or bent, and the joins, :meth:`digitnet.segment._Line.candidates`):
+    no candidate holds one of its digits (``HOLDS``: none of the cuts takes the digit's strokes
+    apart from its neighbour's, or a stroke is left with its neighbour); each digit is held but the model
     misreads the best of those pieces; or they are all read right, and the reading refused one
     (``refused``: :func:`causes` found a refused digit) or another reading scores higher."""
     page = segment._Page(segment.ink(image))

@@ -11,7 +11,7 @@ from digitnet.outliers import held_out_outliers
 from digitnet.persistence import load_model
 from digitnet.preprocess import BlankImageError, to_mnist
 from digitnet import reject, segment
-from digitnet.segment import _Page, _Piece, components, lattice, merge_overlapping, read, valleys
+from digitnet.segment import _Page, _Piece, bend, components, lattice, merge_overlapping, read, valleys
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +141,60 @@ def test_a_cut_piece_leaves_out_the_bits_of_the_digit_beyond_the_cut():
     (part,) = components(page)
     assert page.box(part) == (10, 4, 25, 30)
     assert page.box(_Piece(part.labels, 0, 17)) == (10, 8, 17, 30)
+
+
+def slanted_pair():
+    """Two strokes that a slanted gap two columns wide keeps apart, joined by a bar along the
+    bottom row: no column is free of ink between them, so no straight cut leaves them apart."""
+    img = np.zeros((30, 40), np.float32)
+    for r in range(4, 24):
+        k = (r - 4) // 4  # the gap moves one column right every four rows
+        img[r, 5:13 + k] = 1.0
+        img[r, 15 + k:35] = 1.0
+    img[24:26, 5:35] = 1.0
+    return img
+
+
+def test_a_bent_cut_follows_the_gap_that_no_straight_cut_finds():
+    img = slanted_pair()
+    part = img[4:26, 5:35]  # (22, 30) the part's own box
+    assert (part[:20] > 0).any(axis=0).all()  # every column holds ink above the bar
+    path = bend(part, 9, 3)  # from the straight cut at the part's column 9 (the image's 14)
+    assert path.shape == (22,) and np.abs(np.diff(path)).max() <= 1 and np.abs(path - 9).max() <= 3
+    assert part[np.arange(20), path[:20]].sum() == 0  # through the gap, row after row
+    assert (bend(np.zeros((22, 30), np.float32), 9, 3) == 9).all()  # no ink: the straight cut
+
+
+def test_a_piece_cut_on_a_bent_path_keeps_its_own_side_of_each_row():
+    page = _Page(slanted_pair())
+    (part,) = components(page)
+    path = [14] * 30
+    path[4:24] = [14 + (r - 4) // 4 for r in range(4, 24)]  # the middle of the gap in each row
+    left = _Piece(part.labels, 0, max(path), right=tuple(path))
+    right = _Piece(part.labels, min(path), 40, left=tuple(path))
+    y0, x0, mask = page.own(left)
+    ys, xs = np.nonzero(mask)
+    assert all(x0 + x < path[y0 + y] for y, x in zip(ys, xs))  # nothing right of the path
+    assert page.box(left) == (5, 4, 17, 26) and page.box(right) == (14, 4, 35, 26)  # each stroke, with its end of the bar
+
+
+def test_lattice_offers_each_cut_bent_beside_straight():
+    """Two thin slanted strokes, every column between them inked, joined at the bottom."""
+    img = np.zeros((30, 40), np.float32)
+    for r in range(4, 24):
+        k = (r - 4) // 2
+        img[r, 7 + k:10 + k] = 1.0
+        img[r, 12 + k:15 + k] = 1.0
+    img[24:26, 7:25] = 1.0
+    page = _Page(img)
+    (part,) = components(page)
+    grid = lattice(page, part, 22)
+    assert len(grid.columns) > 2 and grid.bends[0] is None and grid.bends[-1] is None
+    bent = [(c, b) for c, b in zip(grid.columns, grid.bends) if b is not None]
+    assert bent and all(len(b) == 30 and max(abs(x - c) for x in b) <= 2 for c, b in bent)  # within BEND * 22
+    runs = grid.runs(22)
+    assert {(a, b) for _, _, a, b in runs} == {(False, False), (False, True), (True, False), (True, True)}
+    assert all(grid.bends[i] is not None for i, _, a, _ in runs if a)
 
 
 def read_touching(model, X, y, pairs):

@@ -19,9 +19,11 @@ The steps, each a function below, in the order :func:`read` runs them::
 * **Candidates**: digits written touching are one blob wider than a digit. A part wider than
   :data:`CUT_MIN` times the line height (:data:`CUT_MIN_DETECTOR` for a model with a detector)
   may be cut at the valleys of its column profile (the columns with the least ink) and at even
-  steps (:func:`lattice`), unless its strokes are too wide for a digit (:func:`blot`); every run
-  between two of those columns is a candidate digit, and so is each pair of neighbouring parts
-  taken as one (strokes of one digit that the column rule left apart).
+  steps (:func:`lattice`), unless its strokes are too wide for a digit (:func:`blot`); each cut
+  is also tried bent round the strokes (:func:`bend`), where the stroke of one digit reaches over
+  its neighbour's columns. Every run between two of those cuts, straight or bent, is a candidate
+  digit, and so is each pair of neighbouring parts taken as one (strokes of one digit that the
+  column rule left apart).
 * **Choosing**: each candidate goes through :func:`digitnet.preprocess.to_mnist` and the model,
   all in one batch; the reading whose digits are most likely wins (:meth:`_Line.best`): the
   product of the model's confidence in each and how usual its width is for the digit it reads
@@ -72,6 +74,9 @@ CUT_STEP = 0.15
 height (the bar of a 7 or a 5 is a valley inside one digit; the contact of two digits may not be)."""
 CUTS = 3
 """Column-profile valleys tried as cuts in each part that may hold touching digits."""
+BEND = 0.1
+"""Each cut is also tried bent round the strokes: the path of least ink from top to bottom within
+this share of the line height of the straight cut (:func:`bend`)."""
 CUT_HEIGHT = 0.8
 """A cut-off piece whose longer side is shorter than this share of the line height is a piece of a
 stroke, not a digit. The longer side, since MNIST scales each digit by it: a wide "2" is lower
@@ -164,11 +169,15 @@ class Reading:
 
 @dataclass(frozen=True)
 class _Piece:
-    """Some blobs of the labelled image, restricted to the columns ``[x0, x1)``."""
+    """Some blobs of the labelled image, restricted to the columns ``[x0, x1)``; a bent cut on
+    the ``left`` or ``right`` gives, for each row of the image, the column where the piece
+    starts or ends (``x0`` is then the least of the left one, ``x1`` the greatest of the right one)."""
 
     labels: frozenset[int]
     x0: int
     x1: int
+    left: tuple[int, ...] | None = None
+    right: tuple[int, ...] | None = None
 
 
 class _Page:
@@ -189,6 +198,11 @@ class _Page:
         if x1 <= x0:
             return None
         mask = np.isin(self.labels[y0:y1, x0:x1], list(piece.labels))  # (h, w)
+        if piece.left is not None or piece.right is not None:
+            start = np.array(piece.left[y0:y1] if piece.left else [piece.x0] * (y1 - y0))  # (h,)
+            stop = np.array(piece.right[y0:y1] if piece.right else [piece.x1] * (y1 - y0))  # (h,)
+            cols = np.arange(x0, x1)  # (w,)
+            mask &= (cols >= start[:, None]) & (cols < stop[:, None])  # (h, w)
         if piece.x0 > 0 or piece.x1 < self.gray.shape[1]:
             bits, _ = label(mask, structure=np.ones((3, 3)))  # (h, w) the cut piece's own blobs
             sizes = np.bincount(bits.ravel())[1:]  # (m,) pixels per blob
@@ -320,23 +334,31 @@ def _log_width_prior(digit: int, w: int, h: int) -> float:
 
 @dataclass
 class _Lattice:
-    """One part of the line and the columns it may be cut at, from its left edge to its right edge."""
+    """One part of the line and the columns it may be cut at, from its left edge to its right
+    edge; ``bends[i]``: the cut at ``columns[i]`` bent round the strokes, a column for each row
+    of the image, or None."""
 
     piece: _Piece
     columns: list[int]
+    bends: list[tuple[int, ...] | None]
 
-    def run(self, i: int, j: int) -> _Piece:
-        """The piece between ``columns[i]`` and ``columns[j]``; the whole part for the whole run."""
+    def run(self, i: int, j: int, bent_i: bool = False, bent_j: bool = False) -> _Piece:
+        """The piece between ``columns[i]`` and ``columns[j]``, each cut straight or bent; the
+        whole part for the whole run."""
         if i == 0 and j == len(self.columns) - 1:
             return self.piece
-        return _Piece(self.piece.labels, self.columns[i], self.columns[j])
+        left, right = self.bends[i] if bent_i else None, self.bends[j] if bent_j else None
+        return _Piece(self.piece.labels, min(left) if left else self.columns[i],
+                      max(right) if right else self.columns[j], left, right)
 
-    def runs(self, tall: int) -> list[tuple[int, int]]:
-        """Every run of consecutive slices a digit may fill: the whole part, or at most
-        ``MAX_WIDTH`` line heights."""
+    def runs(self, tall: int) -> list[tuple[int, int, bool, bool]]:
+        """Every run of consecutive slices a digit may fill, ``(i, j, bent_i, bent_j)``: the whole
+        part, or at most ``MAX_WIDTH`` line heights, between any of the cuts' forms."""
         n = len(self.columns)
-        return [(i, j) for i in range(n - 1) for j in range(i + 1, n)
-                if (i, j) == (0, n - 1) or self.columns[j] - self.columns[i] <= MAX_WIDTH * tall]
+        forms = [[False] + ([True] if b is not None else []) for b in self.bends]
+        return [(i, j, a, b) for i in range(n - 1) for j in range(i + 1, n)
+                if (i, j) == (0, n - 1) or self.columns[j] - self.columns[i] <= MAX_WIDTH * tall
+                for a in forms[i] for b in forms[j]]
 
 
 def blot(part: np.ndarray, tall: int) -> bool:
@@ -351,10 +373,33 @@ def blot(part: np.ndarray, tall: int) -> bool:
     return width > BLOT_WIDTH * BLOT_SIDE
 
 
+def bend(part: np.ndarray, c: int, reach: int) -> np.ndarray:
+    """The path of least ink through ``part (h, w)`` from its top row to its bottom one, a column
+    for each row, at most ``reach`` columns from column ``c`` and moving at most one column from a
+    row to the next (dynamic programming, row by row); of paths with as little ink, the nearest
+    to ``c``. The pixel the path crosses in a row goes to the right of the cut."""
+    h, w = part.shape
+    lo, hi = max(0, c - reach), min(w, c + reach + 1)
+    cost = part[:, lo:hi] + 1e-3 * np.abs(np.arange(lo, hi) - c)  # (h, k) ink, then distance to c
+    total, back = cost[0].copy(), np.zeros(cost.shape, int)  # (k,), (h, k)
+    for r in range(1, h):
+        padded = np.pad(total, 1, constant_values=np.inf)  # (k + 2,)
+        came = np.stack([padded[:-2], padded[1:-1], padded[2:]])  # (3, k): from the left, above, the right
+        step = came.argmin(axis=0)  # (k,)
+        total = came[step, np.arange(len(total))] + cost[r]  # (k,)
+        back[r] = step - 1
+    path = np.zeros(h, int)  # (h,)
+    path[-1] = int(total.argmin())
+    for r in range(h - 1, 0, -1):
+        path[r - 1] = path[r] + back[r, path[r]]
+    return lo + path
+
+
 def lattice(page: _Page, piece: _Piece, tall: int, cut_min: float = CUT_MIN) -> _Lattice:
     """The columns ``piece`` may be cut at: none for a part at most ``cut_min`` line heights wide,
     too narrow to hold two digits, or a :func:`blot`, else its ``CUTS`` deepest valleys and a cut
-    every ``CUT_STEP`` line heights, 3 px apart at least."""
+    every ``CUT_STEP`` line heights, 3 px apart at least; each also bent round the strokes
+    (:func:`bend`, within ``BEND`` line heights), where that differs from the straight cut."""
     x0, y0, x1, y1 = page.box(piece)
     w = x1 - x0
     own = np.isin(page.labels[y0:y1, x0:x1], list(piece.labels))  # (h, w)
@@ -367,7 +412,15 @@ def lattice(page: _Page, piece: _Piece, tall: int, cut_min: float = CUT_MIN) -> 
             if c >= 3 and c <= w - 3 and all(abs(c - d) >= 3 for d in cuts):
                 cuts.append(c)
     columns = [0, *sorted(cuts), w]
-    return _Lattice(piece, [x0 + c for c in columns])
+    height = page.gray.shape[0]
+    bends: list[tuple[int, ...] | None] = [None] * len(columns)
+    for k, c in enumerate(columns[1:-1], start=1):
+        path = bend(part, c, round(BEND * tall))  # (h,)
+        if (path != c).any():
+            rows = [x0 + c] * height
+            rows[y0:y1] = (x0 + path).tolist()
+            bends[k] = tuple(rows)
+    return _Lattice(piece, [x0 + c for c in columns], bends)
 
 
 def _part_score(reader: _Reader, piece: _Piece, tall: int, cut: bool) -> float:
@@ -397,29 +450,30 @@ def split_touching(reader: _Reader, grid: _Lattice, tall: int) -> tuple[float, l
     A cutting scores the sum of its pieces' :func:`_part_score`: each piece's confidence is at
     most 1, so two pieces win over the whole only when the model is surer of both together than
     of the whole, or when the whole is far too wide for the digit it reads as. The best cutting
-    is found by dynamic programming over the cut columns (``best[j]``: the best cutting of the
-    columns left of ``columns[j]``); the part's pieces must already be read.
+    is found by dynamic programming over the cuts (``best[j, bent]``: the best cutting of the
+    ink left of cut ``j``, straight or bent); the part's pieces must already be read.
     """
     n = len(grid.columns)
-    best = [0.0] + [-np.inf] * (n - 1)
-    back = [0] * n
-    for i, j in grid.runs(tall):
-        if best[i] == -np.inf:
+    best: dict[tuple[int, bool], float] = {(0, False): 0.0}  # (cut, bent) -> the best score left of it
+    back = {(n - 1, False): (0, False)}  # (cut, bent) -> where the best run ending there starts
+    for i, j, bent_i, bent_j in grid.runs(tall):
+        if best.get((i, bent_i), -np.inf) == -np.inf:
             continue
-        piece = grid.run(i, j)
+        piece = grid.run(i, j, bent_i, bent_j)
         if reader.seen[piece] is None and j - i < n - 1:
             score = 0.0  # no ink between these cuts: nothing to read
         else:
             score = _part_score(reader, piece, tall, cut=j - i < n - 1)
-        if best[i] + score > best[j]:
-            best[j], back[j] = best[i] + score, i
-    pieces, j = [], n - 1
-    while j > 0:
-        i = back[j]
-        if reader.seen[grid.run(i, j)] is not None:
-            pieces.append(grid.run(i, j))
-        j = i
-    return best[-1], pieces[::-1]
+        if best[(i, bent_i)] + score > best.get((j, bent_j), -np.inf):
+            best[(j, bent_j)], back[(j, bent_j)] = best[(i, bent_i)] + score, (i, bent_i)
+    pieces, end = [], (n - 1, False)
+    while end[0] > 0:
+        start = back[end]
+        piece = grid.run(start[0], end[0], start[1], end[1])
+        if reader.seen[piece] is not None:
+            pieces.append(piece)
+        end = start
+    return best.get((n - 1, False), -np.inf), pieces[::-1]
 
 
 @dataclass
@@ -438,7 +492,7 @@ class _Line:
 
     def candidates(self) -> list[_Piece]:
         """Every piece to read: each run of each part, each join, each line across digits."""
-        runs = [g.run(i, j) for g in self.grids for i, j in g.runs(self.tall)]
+        runs = [g.run(*r) for g in self.grids for r in g.runs(self.tall)]
         return runs + [p for p in self.joins if p is not None] + self.across
 
     def best(self, reader: _Reader, skip: bool) -> tuple[list[_Piece], set[_Piece]]:
