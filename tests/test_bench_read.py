@@ -1,5 +1,5 @@
 """``benchmarks/bench_read.py``'s composer knows which digit drew each pixel, and its diagnosis
-tells a digit the reader's straight cuts cannot take apart from one they can."""
+tells a digit the reader's cuts cannot take apart from one they can."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def test_compose_records_which_digit_drew_each_pixel(bench, zero_and_one):
         assert (owner[:, x0:x1][image[:, x0:x1] > 0] == k).all()
 
 
-def test_where_lost_sees_a_digit_no_straight_cut_takes_apart(bench, zero_and_one):
+def test_where_lost_sees_a_digit_no_cut_takes_apart(bench, zero_and_one):
     net, meta = load_model(default_model_path())
     apart, _, _, owner = bench.compose(zero_and_one, np.random.default_rng(0), gap=6)
     assert bench.where_lost(net, meta, apart, owner, "01", False).endswith("another reading scores higher")

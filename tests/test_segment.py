@@ -251,6 +251,21 @@ def test_a_low_wide_digit_cut_from_its_neighbour_is_a_digit(model, mnist):
     assert tried >= 20 and right / tried >= 0.85
 
 
+def test_digits_pushed_into_each_other_are_cut_round_their_strokes(model, mnist, monkeypatch):
+    """Pairs of test digits pushed 3 px into each other that straight cuts alone misread (each
+    takes a slice of one digit along with the other): cuts bent round the strokes read them."""
+    X, y = mnist
+    pairs = [(4201, 4306), (3878, 8298), (3856, 1463), (7167, 2138), (7485, 5449), (3065, 9094),
+             (4315, 2438), (2785, 2251), (9368, 1260)]
+
+    def right() -> int:
+        return sum(read(*model, line(X[[i, j]], [-3])).number == f"{y[i]}{y[j]}" for i, j in pairs)
+
+    assert right() >= 8
+    monkeypatch.setattr(segment, "BEND", 0.0)
+    assert right() <= 2
+
+
 def test_wide_digits_are_not_cut(model, mnist):
     """The widest real digits (as wide as they are high), four to a line, are read as four."""
     X, y = mnist
