@@ -19,11 +19,12 @@ The steps, each a function below, in the order :func:`read` runs them::
 * **Candidates**: digits written touching are one blob wider than a digit. A part wider than
   :data:`CUT_MIN` times the line height (:data:`CUT_MIN_DETECTOR` for a model with a detector)
   may be cut at the valleys of its column profile (the columns with the least ink) and at even
-  steps (:func:`lattice`), unless its strokes are too wide for a digit (:func:`blot`); each cut
-  is also tried bent round the strokes (:func:`bend`), where the stroke of one digit reaches over
-  its neighbour's columns. Every run between two of those cuts, straight or bent, is a candidate
-  digit, and so is each pair of neighbouring parts taken as one (strokes of one digit that the
-  column rule left apart).
+  steps (:func:`lattice`), unless its strokes are too wide for a digit (:func:`blot`); in a line
+  of several parts, each cut is also tried bent round the strokes (:func:`bend`), where the
+  stroke of one digit reaches over its neighbour's columns (a drawing of one part is cut straight
+  only: bent, a letter's strokes come apart as digits). Every run between two of those cuts,
+  straight or bent, is a candidate digit, and so is each pair of neighbouring parts taken as one
+  (strokes of one digit that the column rule left apart).
 * **Choosing**: each candidate goes through :func:`digitnet.preprocess.to_mnist` and the model,
   all in one batch; the reading whose digits are most likely wins (:meth:`_Line.best`): the
   product of the model's confidence in each and how usual its width is for the digit it reads
@@ -395,11 +396,11 @@ def bend(part: np.ndarray, c: int, reach: int) -> np.ndarray:
     return lo + path
 
 
-def lattice(page: _Page, piece: _Piece, tall: int, cut_min: float = CUT_MIN) -> _Lattice:
+def lattice(page: _Page, piece: _Piece, tall: int, cut_min: float = CUT_MIN, bent: bool = True) -> _Lattice:
     """The columns ``piece`` may be cut at: none for a part at most ``cut_min`` line heights wide,
     too narrow to hold two digits, or a :func:`blot`, else its ``CUTS`` deepest valleys and a cut
-    every ``CUT_STEP`` line heights, 3 px apart at least; each also bent round the strokes
-    (:func:`bend`, within ``BEND`` line heights), where that differs from the straight cut."""
+    every ``CUT_STEP`` line heights, 3 px apart at least; with ``bent``, each also bent round the
+    strokes (:func:`bend`, within ``BEND`` line heights), where that differs from the straight cut."""
     x0, y0, x1, y1 = page.box(piece)
     w = x1 - x0
     own = np.isin(page.labels[y0:y1, x0:x1], list(piece.labels))  # (h, w)
@@ -414,7 +415,7 @@ def lattice(page: _Page, piece: _Piece, tall: int, cut_min: float = CUT_MIN) -> 
     columns = [0, *sorted(cuts), w]
     height = page.gray.shape[0]
     bends: list[tuple[int, ...] | None] = [None] * len(columns)
-    for k, c in enumerate(columns[1:-1], start=1):
+    for k, c in enumerate(columns[1:-1] if bent else [], start=1):
         path = bend(part, c, round(BEND * tall))  # (h,)
         if (path != c).any():
             rows = [x0 + c] * height
@@ -521,9 +522,10 @@ class _Line:
 
 def line(page: _Page, cut_min: float = CUT_MIN) -> _Line:
     """The blobs of ``page``, strokes of one digit merged, each with its cut columns (from
-    ``cut_min`` line heights wide, :func:`lattice`) and the joins of neighbours less than
-    ``JOIN_GAP`` line heights apart; lines across digits apart; the marks, which the line height
-    (the median height of the other parts) leaves out."""
+    ``cut_min`` line heights wide, :func:`lattice`; bent as well only when there are several
+    parts besides marks) and the joins of neighbours less than ``JOIN_GAP`` line heights apart;
+    lines across digits apart; the marks, which the line height (the median height of the other
+    parts) leaves out."""
     blobs = components(page)
     across = lines_across(page, blobs)
     pieces = [p for p in merge_overlapping(page, [b for b in blobs if b not in across]) if page.box(p) is not None]
@@ -535,7 +537,8 @@ def line(page: _Page, cut_min: float = CUT_MIN) -> _Line:
     for (a, ab), (b, bb) in zip(zip(pieces, boxes), zip(pieces[1:], boxes[1:])):
         near = bb[0] - ab[2] <= JOIN_GAP * tall and max(ab[2], bb[2]) - ab[0] <= MAX_WIDTH * tall
         joins.append(_Piece(a.labels | b.labels, 0, page.gray.shape[1]) if near else None)
-    return _Line(page, tall, [lattice(page, p, tall, cut_min) for p in pieces], joins, across, marks)
+    bent = len(pieces) - len(marks) > 1
+    return _Line(page, tall, [lattice(page, p, tall, cut_min, bent) for p in pieces], joins, across, marks)
 
 
 def ink(image: Any) -> np.ndarray:
