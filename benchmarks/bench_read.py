@@ -139,7 +139,7 @@ has at least this share of the digit's ink."""
 def where_lost(net: Any, meta: dict[str, Any], image: np.ndarray, owner: np.ndarray, truth: str,
                refused: bool) -> str:
     """Where a misread number is lost, from the candidate pieces the reader weighs (the runs
-    between its cuts, straight or bent, and the joins, :meth:`digitnet.segment._Line.candidates`):
+    between its cuts, straight or, where the reader tries them, bent, and the joins, :meth:`digitnet.segment._Line.candidates`):
     no candidate holds one of its digits (``HOLDS``: none of the cuts takes the digit's strokes
     apart from its neighbour's, or a stroke is left with its neighbour); each digit is held but the model
     misreads the best of those pieces; or they are all read right, and the reading refused one
@@ -147,6 +147,8 @@ def where_lost(net: Any, meta: dict[str, Any], image: np.ndarray, owner: np.ndar
     page = segment._Page(segment.ink(image))
     reader = segment._Reader(net, meta, page)
     found = segment.line(page, segment.CUT_MIN_DETECTOR if reader.detector else segment.CUT_MIN)
+    reader.read(found.candidates())
+    found.bend(reader)
     reader.read(found.candidates())
     drawn = (owner >= 0) & (page.gray > INK_LEVEL)  # (H, W) the ink the reader sees, with its digit known
     ink = np.bincount(owner[drawn], minlength=len(truth))  # (k,) each digit's ink pixels

@@ -266,15 +266,25 @@ def test_digits_pushed_into_each_other_are_cut_round_their_strokes(model, mnist,
     assert right() <= 1
 
 
-def test_a_drawing_of_one_part_is_cut_straight_only(model, mnist):
-    """A drawing of one part has no other digits to be the size of: its cuts are not bent, so a
-    letter is not cut round its strokes into digit-like pieces. Two digits touching, with a third
-    apart, get bent cuts."""
+def bent_lattices(model, img):
+    """How many parts of ``img`` the reader tries bent cuts in."""
+    page = _Page(img)
+    reader = segment._Reader(*model, page)
+    found = segment.line(page, segment.CUT_MIN_DETECTOR)
+    assert all(b is None for g in found.grids for b in g.bends)  # straight first
+    reader.read(found.candidates())
+    found.bend(reader)
+    return sum(any(b is not None for b in g.bends) for g in found.grids)
+
+
+def test_bent_cuts_are_tried_only_where_straight_ones_leave_doubt(model, mnist):
+    """Two digits touching, with a third apart, get bent cuts; separate digits the model reads
+    whole with confidence do not (each bent cut multiplies the pieces to read); nor does a
+    drawing of one part, where a letter's strokes would come apart as digits."""
     X, _ = mnist
-    alone = segment.line(_Page(line(X[[3878, 8298]], [-3])))
-    assert all(b is None for g in alone.grids for b in g.bends)
-    beside = segment.line(_Page(line(X[[3878, 8298, 0]], [-3, 8])))
-    assert any(b is not None for g in beside.grids for b in g.bends)
+    assert bent_lattices(model, line(X[[3878, 8298, 0]], [-3, 8])) == 1
+    assert bent_lattices(model, line(X[[3878, 8298, 0]], [8, 8])) == 0
+    assert bent_lattices(model, line(X[[3878, 8298]], [-3])) == 0
 
 
 def test_wide_digits_are_not_cut(model, mnist):

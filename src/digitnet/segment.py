@@ -3,7 +3,8 @@
 The steps, each a function below, in the order :func:`read` runs them::
 
     ink -> components -> lines_across, merge_overlapping -> line (cut columns, joins)
-        -> every candidate read -> best reading (dynamic programming) -> refused parts reported
+        -> every candidate read -> bent cuts where in doubt, read -> best reading (dynamic
+        programming) -> refused parts reported
 
 * **Components**: the 8-connected blobs of ink (``scipy.ndimage.label``); specks under
   :data:`MIN_PIXELS` or :data:`MIN_SHARE` of the ink are noise.
@@ -19,14 +20,17 @@ The steps, each a function below, in the order :func:`read` runs them::
 * **Candidates**: digits written touching are one blob wider than a digit. A part wider than
   :data:`CUT_MIN` times the line height (:data:`CUT_MIN_DETECTOR` for a model with a detector)
   may be cut at the valleys of its column profile (the columns with the least ink) and at even
-  steps (:func:`lattice`), unless its strokes are too wide for a digit (:func:`blot`); in a line
-  of several parts, each cut is also tried bent round the strokes (:func:`bend`), where the
-  stroke of one digit reaches over its neighbour's columns (a drawing of one part is cut straight
-  only: bent, a letter's strokes come apart as digits). Every run between two of those cuts,
-  straight or bent, is a candidate digit, and so is each pair of neighbouring parts taken as one
-  (strokes of one digit that the column rule left apart).
+  steps (:func:`lattice`), unless its strokes are too wide for a digit (:func:`blot`). Every run
+  between two of those cuts is a candidate digit, and so is each pair of neighbouring parts taken
+  as one (strokes of one digit that the column rule left apart).
+* **Bent cuts**: where the stroke of one digit reaches over its neighbour's columns, no straight
+  cut parts them. In a line of several parts, a part whose straight cuts leave doubt (it reads
+  as several digits, or as one with little confidence: :data:`BEND_DOUBT`) is tried with each
+  cut also bent round the strokes (:func:`bend`, :meth:`_Line.bend`), and the runs between
+  bent cuts are candidates too. A drawing of one part is cut straight only: bent, a letter's
+  strokes come apart as digits.
 * **Choosing**: each candidate goes through :func:`digitnet.preprocess.to_mnist` and the model,
-  all in one batch; the reading whose digits are most likely wins (:meth:`_Line.best`): the
+  in a batch for the straight cuts and one for the bent ones; the reading whose digits are most likely wins (:meth:`_Line.best`): the
   product of the model's confidence in each and how usual its width is for the digit it reads
   as (:func:`_part_score`).
 * **Refusing**: a part the detector is sure is no digit may be left out in the choosing
@@ -78,6 +82,10 @@ CUTS = 3
 BEND = 0.1
 """Each cut is also tried bent round the strokes: the path of least ink from top to bottom within
 this share of the line height of the straight cut (:func:`bend`)."""
+BEND_DOUBT = 0.9
+"""A part is tried with bent cuts only when cut straight it reads as more than one digit, or as
+one digit that scores under the log of this (:func:`_part_score`): a digit the model reads
+whole with confidence is no pair of touching digits to cut round."""
 CUT_HEIGHT = 0.8
 """A cut-off piece whose longer side is shorter than this share of the line height is a piece of a
 stroke, not a digit. The longer side, since MNIST scales each digit by it: a wide "2" is lower
@@ -188,8 +196,15 @@ class _Page:
         self.gray = gray  # (H, W) ink in [0, 1]
         self.labels, n = label(gray > INK_LEVEL, structure=np.ones((3, 3)))  # (H, W) blob ids 1..n
         self.slices = find_objects(self.labels)  # n (rows, cols) bounding slices
+        self.owned: dict[_Piece, tuple[int, int, np.ndarray] | None] = {}
 
     def own(self, piece: _Piece) -> tuple[int, int, np.ndarray] | None:
+        """``(y0, x0, mask (h, w))``: where the piece's ink lies (:meth:`find_own`), found once."""
+        if piece not in self.owned:
+            self.owned[piece] = self.find_own(piece)
+        return self.owned[piece]
+
+    def find_own(self, piece: _Piece) -> tuple[int, int, np.ndarray] | None:
         """``(y0, x0, mask (h, w))``: where the piece's ink lies, or None if it has none. In a
         piece cut from a part, the bits holding under ``FRAGMENT`` of its ink are the
         neighbouring digit's strokes that the cut took along, and are left out."""
@@ -482,7 +497,8 @@ class _Line:
     """The parts of one line of digits, left to right, each with its cut columns, the line
     height ``tall`` and the joins of neighbouring parts that may be one digit (``joins[k]``: the
     parts ``k - 1`` and ``k`` as one piece, or None when they lie too far apart); ``across``: the
-    lines across digits; ``marks``: the parts lower than ``SMALL`` of the tallest."""
+    lines across digits; ``marks``: the parts lower than ``SMALL`` of the tallest; ``cut_min``:
+    the width from which a part is cut (:func:`lattice`)."""
 
     page: _Page
     tall: int
@@ -490,11 +506,32 @@ class _Line:
     joins: list[_Piece | None]
     across: list[_Piece]
     marks: set[_Piece]
+    cut_min: float
+
+    @property
+    def lone(self) -> bool:
+        """Whether the line is one part besides marks."""
+        return len(self.grids) - len(self.marks) == 1
 
     def candidates(self) -> list[_Piece]:
         """Every piece to read: each run of each part, each join, each line across digits."""
         runs = [g.run(*r) for g in self.grids for r in g.runs(self.tall)]
         return runs + [p for p in self.joins if p is not None] + self.across
+
+    def bend(self, reader: _Reader) -> None:
+        """Try bent cuts as well (:func:`lattice`) in each part that may be touching digits the
+        straight cuts did not part well: one whose best straight cutting
+        (:func:`split_touching`) reads more than one digit, or reads the whole part under
+        ``log(BEND_DOUBT)``. Not in a drawing of one part: bent, a letter's strokes come apart
+        as digits. The line's pieces must already be read."""
+        if self.lone:
+            return
+        for k, grid in enumerate(self.grids):
+            if grid.piece in self.marks or len(grid.columns) == 2:
+                continue
+            score, pieces = split_touching(reader, grid, self.tall)
+            if pieces != [grid.piece] or score < np.log(BEND_DOUBT):
+                self.grids[k] = lattice(self.page, grid.piece, self.tall, self.cut_min, bent=True)
 
     def best(self, reader: _Reader, skip: bool) -> tuple[list[_Piece], set[_Piece]]:
         """The pieces of the best reading, left to right, and those of them left out as no digit:
@@ -521,9 +558,8 @@ class _Line:
 
 
 def line(page: _Page, cut_min: float = CUT_MIN) -> _Line:
-    """The blobs of ``page``, strokes of one digit merged, each with its cut columns (from
-    ``cut_min`` line heights wide, :func:`lattice`; bent as well only when there are several
-    parts besides marks) and the joins of neighbours less than ``JOIN_GAP`` line heights apart;
+    """The blobs of ``page``, strokes of one digit merged, each with its straight cut columns
+    (from ``cut_min`` line heights wide, :func:`lattice`) and the joins of neighbours less than ``JOIN_GAP`` line heights apart;
     lines across digits apart; the marks, which the line height (the median height of the other
     parts) leaves out."""
     blobs = components(page)
@@ -537,8 +573,7 @@ def line(page: _Page, cut_min: float = CUT_MIN) -> _Line:
     for (a, ab), (b, bb) in zip(zip(pieces, boxes), zip(pieces[1:], boxes[1:])):
         near = bb[0] - ab[2] <= JOIN_GAP * tall and max(ab[2], bb[2]) - ab[0] <= MAX_WIDTH * tall
         joins.append(_Piece(a.labels | b.labels, 0, page.gray.shape[1]) if near else None)
-    bent = len(pieces) - len(marks) > 1
-    return _Line(page, tall, [lattice(page, p, tall, cut_min, bent) for p in pieces], joins, across, marks)
+    return _Line(page, tall, [lattice(page, p, tall, cut_min, bent=False) for p in pieces], joins, across, marks, cut_min)
 
 
 def ink(image: Any) -> np.ndarray:
@@ -566,7 +601,9 @@ def read(net: Any, meta: dict[str, Any], image: Any, use_reject: bool = True) ->
     reader = _Reader(net, meta, page)
     found = line(page, CUT_MIN_DETECTOR if reader.detector else CUT_MIN)
     reader.read(found.candidates())
-    tall, lone = found.tall, len(found.grids) - len(found.marks) == 1
+    found.bend(reader)
+    reader.read(found.candidates())
+    tall, lone = found.tall, found.lone
     pieces, skipped = found.best(reader, use_reject)
     digits = [p for p in pieces if p not in skipped]
     if use_reject and lone and len(digits) > 1 and any(reader.seen[p][2] for p in digits):
