@@ -148,7 +148,7 @@ def where_lost(net: Any, meta: dict[str, Any], image: np.ndarray, owner: np.ndar
     reader = segment._Reader(net, meta, page)
     found = segment.line(page, segment.CUT_MIN_DETECTOR if reader.detector else segment.CUT_MIN)
     reader.read(found.candidates())
-    found.bend(reader)
+    found.bend_doubtful(reader)
     reader.read(found.candidates())
     drawn = (owner >= 0) & (page.gray > INK_LEVEL)  # (H, W) the ink the reader sees, with its digit known
     ink = np.bincount(owner[drawn], minlength=len(truth))  # (k,) each digit's ink pixels

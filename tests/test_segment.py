@@ -273,7 +273,7 @@ def bent_lattices(model, img):
     found = segment.line(page, segment.CUT_MIN_DETECTOR)
     assert all(b is None for g in found.grids for b in g.bends)  # straight first
     reader.read(found.candidates())
-    found.bend(reader)
+    found.bend_doubtful(reader)
     return sum(any(b is not None for b in g.bends) for g in found.grids)
 
 

@@ -26,13 +26,13 @@ The steps, each a function below, in the order :func:`read` runs them::
 * **Bent cuts**: where the stroke of one digit reaches over its neighbour's columns, no straight
   cut parts them. In a line of several parts, a part whose straight cuts leave doubt (it reads
   as several digits, or as one with little confidence: :data:`BEND_DOUBT`) is tried with each
-  cut also bent round the strokes (:func:`bend`, :meth:`_Line.bend`), and the runs between
-  bent cuts are candidates too. A drawing of one part is cut straight only: bent, a letter's
-  strokes come apart as digits.
+  cut also bent round the strokes (:func:`bend`, :meth:`_Line.bend_doubtful`), and the runs
+  between bent cuts are candidates too. A drawing of one part is cut straight only: bent, a
+  letter's strokes come apart as digits.
 * **Choosing**: each candidate goes through :func:`digitnet.preprocess.to_mnist` and the model,
-  in a batch for the straight cuts and one for the bent ones; the reading whose digits are most likely wins (:meth:`_Line.best`): the
-  product of the model's confidence in each and how usual its width is for the digit it reads
-  as (:func:`_part_score`).
+  in a batch for the straight cuts and one for the bent ones; the reading whose digits are most
+  likely wins (:meth:`_Line.best`): the product of the model's confidence in each and how usual
+  its width is for the digit it reads as (:func:`_part_score`).
 * **Refusing**: a part the detector is sure is no digit may be left out in the choosing
   (:data:`SKIP_COST`); a part the model reads with too little confidence is reported as not a
   digit; for a digit-sized part in a line of digits the bar is lower than the model's own reject
@@ -196,13 +196,14 @@ class _Page:
         self.gray = gray  # (H, W) ink in [0, 1]
         self.labels, n = label(gray > INK_LEVEL, structure=np.ones((3, 3)))  # (H, W) blob ids 1..n
         self.slices = find_objects(self.labels)  # n (rows, cols) bounding slices
-        self.owned: dict[_Piece, tuple[int, int, np.ndarray] | None] = {}
+        self.last: tuple[_Piece, tuple[int, int, np.ndarray] | None] | None = None
 
     def own(self, piece: _Piece) -> tuple[int, int, np.ndarray] | None:
-        """``(y0, x0, mask (h, w))``: where the piece's ink lies (:meth:`find_own`), found once."""
-        if piece not in self.owned:
-            self.owned[piece] = self.find_own(piece)
-        return self.owned[piece]
+        """``(y0, x0, mask (h, w))``: where the piece's ink lies (:meth:`find_own`); the last
+        piece's is kept, for its :meth:`box` and then its :meth:`image`."""
+        if self.last is None or self.last[0] != piece:
+            self.last = (piece, self.find_own(piece))
+        return self.last[1]
 
     def find_own(self, piece: _Piece) -> tuple[int, int, np.ndarray] | None:
         """``(y0, x0, mask (h, w))``: where the piece's ink lies, or None if it has none. In a
@@ -518,7 +519,7 @@ class _Line:
         runs = [g.run(*r) for g in self.grids for r in g.runs(self.tall)]
         return runs + [p for p in self.joins if p is not None] + self.across
 
-    def bend(self, reader: _Reader) -> None:
+    def bend_doubtful(self, reader: _Reader) -> None:
         """Try bent cuts as well (:func:`lattice`) in each part that may be touching digits the
         straight cuts did not part well: one whose best straight cutting
         (:func:`split_touching`) reads more than one digit, or reads the whole part under
@@ -559,9 +560,9 @@ class _Line:
 
 def line(page: _Page, cut_min: float = CUT_MIN) -> _Line:
     """The blobs of ``page``, strokes of one digit merged, each with its straight cut columns
-    (from ``cut_min`` line heights wide, :func:`lattice`) and the joins of neighbours less than ``JOIN_GAP`` line heights apart;
-    lines across digits apart; the marks, which the line height (the median height of the other
-    parts) leaves out."""
+    (from ``cut_min`` line heights wide, :func:`lattice`) and the joins of neighbours less than
+    ``JOIN_GAP`` line heights apart; lines across digits apart; the marks, which the line height
+    (the median height of the other parts) leaves out."""
     blobs = components(page)
     across = lines_across(page, blobs)
     pieces = [p for p in merge_overlapping(page, [b for b in blobs if b not in across]) if page.box(p) is not None]
@@ -573,7 +574,8 @@ def line(page: _Page, cut_min: float = CUT_MIN) -> _Line:
     for (a, ab), (b, bb) in zip(zip(pieces, boxes), zip(pieces[1:], boxes[1:])):
         near = bb[0] - ab[2] <= JOIN_GAP * tall and max(ab[2], bb[2]) - ab[0] <= MAX_WIDTH * tall
         joins.append(_Piece(a.labels | b.labels, 0, page.gray.shape[1]) if near else None)
-    return _Line(page, tall, [lattice(page, p, tall, cut_min, bent=False) for p in pieces], joins, across, marks, cut_min)
+    grids = [lattice(page, p, tall, cut_min, bent=False) for p in pieces]
+    return _Line(page, tall, grids, joins, across, marks, cut_min)
 
 
 def ink(image: Any) -> np.ndarray:
@@ -601,7 +603,7 @@ def read(net: Any, meta: dict[str, Any], image: Any, use_reject: bool = True) ->
     reader = _Reader(net, meta, page)
     found = line(page, CUT_MIN_DETECTOR if reader.detector else CUT_MIN)
     reader.read(found.candidates())
-    found.bend(reader)
+    found.bend_doubtful(reader)
     reader.read(found.candidates())
     tall, lone = found.tall, found.lone
     pieces, skipped = found.best(reader, use_reject)
