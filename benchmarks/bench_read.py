@@ -139,7 +139,8 @@ has at least this share of the digit's ink."""
 def where_lost(net: Any, meta: dict[str, Any], image: np.ndarray, owner: np.ndarray, truth: str,
                refused: bool) -> str:
     """Where a misread number is lost, from the candidate pieces the reader weighs (the runs
-    between its cuts, straight or, where the reader tries them, bent, and the joins, :meth:`digitnet.segment._Line.candidates`):
+    between its cuts, straight or, where the reader tries them, bent, and the joins,
+    :meth:`digitnet.segment._Line.candidates`):
     no candidate holds one of its digits (``HOLDS``: none of the cuts takes the digit's strokes
     apart from its neighbour's, or a stroke is left with its neighbour); each digit is held but the model
     misreads the best of those pieces; or they are all read right, and the reading refused one
