@@ -11,7 +11,8 @@ from digitnet.outliers import held_out_outliers
 from digitnet.persistence import load_model
 from digitnet.preprocess import BlankImageError, to_mnist
 from digitnet import reject, segment
-from digitnet.segment import _Page, _Piece, bend, components, lattice, merge_overlapping, read, valleys
+from digitnet.segment import (_Page, _Piece, bend, components, lattice, merge_overlapping, read, valleys,
+                              with_bends)
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +179,7 @@ def test_a_piece_cut_on_a_bent_path_keeps_its_own_side_of_each_row():
     assert page.box(left) == (5, 4, 17, 26) and page.box(right) == (14, 4, 35, 26)  # each stroke, with its end of the bar
 
 
-def test_lattice_offers_each_cut_bent_beside_straight():
+def test_with_bends_offers_each_cut_bent_beside_straight():
     """Two thin slanted strokes, every column between them inked, joined at the bottom."""
     img = np.zeros((30, 40), np.float32)
     for r in range(4, 24):
@@ -188,7 +189,10 @@ def test_lattice_offers_each_cut_bent_beside_straight():
     img[24:26, 7:25] = 1.0
     page = _Page(img)
     (part,) = components(page)
-    grid = lattice(page, part, 22)
+    straight = lattice(page, part, 22)
+    assert all(b is None for b in straight.bends)
+    grid = with_bends(page, straight, 22)
+    assert grid.columns == straight.columns
     assert len(grid.columns) > 2 and grid.bends[0] is None and grid.bends[-1] is None
     bent = [(c, b) for c, b in zip(grid.columns, grid.bends) if b is not None]
     assert bent and all(len(b) == 30 and max(abs(x - c) for x in b) <= 2 for c, b in bent)  # within BEND * 22

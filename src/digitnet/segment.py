@@ -412,15 +412,19 @@ def bend(part: np.ndarray, c: int, reach: int) -> np.ndarray:
     return lo + path
 
 
-def lattice(page: _Page, piece: _Piece, tall: int, cut_min: float = CUT_MIN, bent: bool = True) -> _Lattice:
-    """The columns ``piece`` may be cut at: none for a part at most ``cut_min`` line heights wide,
-    too narrow to hold two digits, or a :func:`blot`, else its ``CUTS`` deepest valleys and a cut
-    every ``CUT_STEP`` line heights, 3 px apart at least; with ``bent``, each also bent round the
-    strokes (:func:`bend`, within ``BEND`` line heights), where that differs from the straight cut."""
+def _part_ink(page: _Page, piece: _Piece) -> tuple[tuple[int, int, int, int], np.ndarray]:
+    """The box of a whole part and its ink alone in it, ``(h, w)``: other blobs erased."""
     x0, y0, x1, y1 = page.box(piece)
-    w = x1 - x0
     own = np.isin(page.labels[y0:y1, x0:x1], list(piece.labels))  # (h, w)
-    part = np.where(own, page.gray[y0:y1, x0:x1], 0.0)  # (h, w) the part's ink alone
+    return (x0, y0, x1, y1), np.where(own, page.gray[y0:y1, x0:x1], 0.0)  # (h, w)
+
+
+def lattice(page: _Page, piece: _Piece, tall: int, cut_min: float = CUT_MIN) -> _Lattice:
+    """The straight columns ``piece`` may be cut at: none for a part at most ``cut_min`` line
+    heights wide, too narrow to hold two digits, or a :func:`blot`, else its ``CUTS`` deepest
+    valleys and a cut every ``CUT_STEP`` line heights, 3 px apart at least."""
+    (x0, _, x1, _), part = _part_ink(page, piece)
+    w = x1 - x0
     profile = part.sum(axis=0)  # (w,) ink per column
     cuts: list[int] = []
     if w > cut_min * tall and not blot(part, tall):
@@ -429,15 +433,22 @@ def lattice(page: _Page, piece: _Piece, tall: int, cut_min: float = CUT_MIN, ben
             if c >= 3 and c <= w - 3 and all(abs(c - d) >= 3 for d in cuts):
                 cuts.append(c)
     columns = [0, *sorted(cuts), w]
-    height = page.gray.shape[0]
-    bends: list[tuple[int, ...] | None] = [None] * len(columns)
-    for k, c in enumerate(columns[1:-1] if bent else [], start=1):
+    return _Lattice(piece, [x0 + c for c in columns], [None] * len(columns))
+
+
+def with_bends(page: _Page, grid: _Lattice, tall: int) -> _Lattice:
+    """``grid`` with each inner cut also bent round the strokes (:func:`bend`, within ``BEND``
+    line heights of it), where that differs from the straight cut."""
+    (x0, y0, _, _), part = _part_ink(page, grid.piece)
+    bends: list[tuple[int, ...] | None] = [None] * len(grid.columns)
+    for k, column in enumerate(grid.columns[1:-1], start=1):
+        c = column - x0
         path = bend(part, c, round(BEND * tall))  # (h,)
         if (path != c).any():
-            rows = [x0 + c] * height
-            rows[y0:y1] = (x0 + path).tolist()
+            rows = [column] * page.gray.shape[0]
+            rows[y0:y0 + len(path)] = (x0 + path).tolist()
             bends[k] = tuple(rows)
-    return _Lattice(piece, [x0 + c for c in columns], bends)
+    return _Lattice(grid.piece, grid.columns, bends)
 
 
 def _part_score(reader: _Reader, piece: _Piece, tall: int, cut: bool) -> float:
@@ -498,8 +509,7 @@ class _Line:
     """The parts of one line of digits, left to right, each with its cut columns, the line
     height ``tall`` and the joins of neighbouring parts that may be one digit (``joins[k]``: the
     parts ``k - 1`` and ``k`` as one piece, or None when they lie too far apart); ``across``: the
-    lines across digits; ``marks``: the parts lower than ``SMALL`` of the tallest; ``cut_min``:
-    the width from which a part is cut (:func:`lattice`)."""
+    lines across digits; ``marks``: the parts lower than ``SMALL`` of the tallest."""
 
     page: _Page
     tall: int
@@ -507,7 +517,6 @@ class _Line:
     joins: list[_Piece | None]
     across: list[_Piece]
     marks: set[_Piece]
-    cut_min: float
 
     @property
     def lone(self) -> bool:
@@ -520,7 +529,7 @@ class _Line:
         return runs + [p for p in self.joins if p is not None] + self.across
 
     def bend_doubtful(self, reader: _Reader) -> None:
-        """Try bent cuts as well (:func:`lattice`) in each part that may be touching digits the
+        """Try bent cuts as well (:func:`with_bends`) in each part that may be touching digits the
         straight cuts did not part well: one whose best straight cutting
         (:func:`split_touching`) reads more than one digit, or reads the whole part under
         ``log(BEND_DOUBT)``. Not in a drawing of one part: bent, a letter's strokes come apart
@@ -532,7 +541,7 @@ class _Line:
                 continue
             score, pieces = split_touching(reader, grid, self.tall)
             if pieces != [grid.piece] or score < np.log(BEND_DOUBT):
-                self.grids[k] = lattice(self.page, grid.piece, self.tall, self.cut_min, bent=True)
+                self.grids[k] = with_bends(self.page, grid, self.tall)
 
     def best(self, reader: _Reader, skip: bool) -> tuple[list[_Piece], set[_Piece]]:
         """The pieces of the best reading, left to right, and those of them left out as no digit:
@@ -574,8 +583,7 @@ def line(page: _Page, cut_min: float = CUT_MIN) -> _Line:
     for (a, ab), (b, bb) in zip(zip(pieces, boxes), zip(pieces[1:], boxes[1:])):
         near = bb[0] - ab[2] <= JOIN_GAP * tall and max(ab[2], bb[2]) - ab[0] <= MAX_WIDTH * tall
         joins.append(_Piece(a.labels | b.labels, 0, page.gray.shape[1]) if near else None)
-    grids = [lattice(page, p, tall, cut_min, bent=False) for p in pieces]
-    return _Line(page, tall, grids, joins, across, marks, cut_min)
+    return _Line(page, tall, [lattice(page, p, tall, cut_min) for p in pieces], joins, across, marks)
 
 
 def ink(image: Any) -> np.ndarray:
