@@ -194,6 +194,22 @@ def test_polarity_survives_ink_touching_the_border():
     np.testing.assert_array_equal(normalise_polarity(g), g)
 
 
+@pytest.mark.parametrize("shape", [(1, 600), (2, 600), (600, 3)])
+def test_polarity_of_a_strip_thinner_than_the_background_blocks(shape):
+    """Unevenly lit paper is fitted in blocks of about 1/128 of the long side (5 px here); a strip
+    thinner than a block, a photo cut down to a row of pixels, is one block across, and its dark
+    ink still comes out brighter than all of its paper."""
+    n = max(shape)
+    ramp = np.linspace(0.45, 1.0, n, dtype=np.float32)  # paper lit from one end
+    along = 1 if shape[1] == n else 0
+    g = np.broadcast_to(ramp if along else ramp[:, None], shape).copy()  # (h, w)
+    mark = np.s_[:, 300:312] if along else np.s_[300:312, :]
+    g[mark] = 0.05
+    out = normalise_polarity(g)
+    paper = np.delete(out, np.s_[298:314], axis=along)
+    assert out.shape == shape and out[mark].min() > 2 * paper.max()
+
+
 def test_polarity_of_uniform_images_is_all_background():
     for level in (0.0, 0.5, 1.0):
         np.testing.assert_array_equal(normalise_polarity(np.full((4, 4), level, np.float32)), 0)

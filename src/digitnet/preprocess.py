@@ -222,9 +222,10 @@ def flatten_background(gray: np.ndarray) -> np.ndarray:
     """
     h, w = gray.shape
     step = max(1, math.ceil(max(h, w) / BACKGROUND_SIDE))
-    hs, ws = max(1, h // step), max(1, w // step)
-    small = gray[: hs * step, : ws * step].reshape(hs, step, ws, step).mean(axis=(1, 3))  # (hs, ws)
-    A = _surface_terms(hs * step, ws * step, max(h, w), step)  # (hs * ws, 10)
+    sy, sx = min(step, h), min(step, w)  # block sides: a strip thinner than a block is one block across
+    hs, ws = h // sy, w // sx
+    small = gray[: hs * sy, : ws * sx].reshape(hs, sy, ws, sx).mean(axis=(1, 3))  # (hs, ws)
+    A = _surface_terms(hs, ws, sy, sx, max(h, w))  # (hs * ws, 10)
     values = small.reshape(-1).astype(np.float64)  # (hs * ws,)
     coef = np.linalg.lstsq(A, values, rcond=None)[0]  # (10,): a first fit to every pixel
     residual = values - A @ coef  # (hs * ws,)
@@ -267,11 +268,12 @@ def _otsu(values: np.ndarray, bins: int = 256) -> float:
     return float(edges[1:-1][np.argmax(w0 * w1 * (m0 - m1) ** 2)])
 
 
-def _surface_terms(h: int, w: int, side: int, step: int) -> np.ndarray:
-    """The ten monomials ``x**i * y**j`` (``i + j <= 3``) at the centres of ``step``-pixel blocks of
-    an ``h`` x ``w`` image, coordinates scaled by ``side`` to [-0.5, 0.5]: ``(h * w / step**2, 10)``."""
-    y = (np.arange(h // step) * step + (step - 1) / 2) / side - 0.5  # (rows,)
-    x = (np.arange(w // step) * step + (step - 1) / 2) / side - 0.5  # (cols,)
+def _surface_terms(rows: int, cols: int, sy: int, sx: int, side: int) -> np.ndarray:
+    """The ten monomials ``x**i * y**j`` (``i + j <= 3``) at the centres of a ``rows`` x ``cols``
+    grid of ``sy`` x ``sx``-pixel blocks, coordinates scaled by ``side`` to [-0.5, 0.5]:
+    ``(rows * cols, 10)``."""
+    y = (np.arange(rows) * sy + (sy - 1) / 2) / side - 0.5  # (rows,)
+    x = (np.arange(cols) * sx + (sx - 1) / 2) / side - 0.5  # (cols,)
     Y, X = np.meshgrid(y, x, indexing="ij")  # (rows, cols) each
     return np.stack([X.ravel() ** i * Y.ravel() ** j for i in range(4) for j in range(4 - i)], axis=1)
 

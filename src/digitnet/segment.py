@@ -620,6 +620,9 @@ def read(net: Any, meta: dict[str, Any], image: Any, use_reject: bool = True) ->
         pieces, skipped = [g.piece for g in found.grids], set(found.marks)
     reading = Reading()
     for piece in pieces:
+        if reader.seen[piece] is None:  # a mark left out with nothing to read once prepared (specks)
+            reading.parts.append(Part(page.box(piece), None, 0.0, reject.REASON))
+            continue
         box, scores, refused, evidence = reader.seen[piece]
         digit, confidence = int(scores.argmax()), float(scores.max())
         sized = not lone and _size(box) >= CUT_HEIGHT * tall and box[2] - box[0] <= MAX_WIDTH * tall
