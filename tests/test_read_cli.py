@@ -102,3 +102,23 @@ def test_evaluate_reports_coverage_and_accuracy_on_kept(mnist_dir, capsys):
     assert 0.98 <= record["coverage"] < 1 and record["accuracy_on_kept"] >= record["accuracy"]
     assert cli.main(["evaluate", model, "--data-dir", str(mnist_dir), "--json", "--no-reject"]) == 0
     assert "coverage" not in json.loads(capsys.readouterr().out)
+
+
+def test_a_line_too_long_to_cut_gets_one_line_and_the_rest_are_read(mnist_dir, tmp_path, capsys):
+    """Eleven scribbles side by side, each 8 line heights long: too many ways to cut them into
+    digits (``segment.MAX_PIECES``); ``read`` says so in one line and goes on."""
+    test = load_dataset("mnist", mnist_dir, validation=0).test
+    good, long = tmp_path / "good.png", tmp_path / "long.png"
+    number_png(good, test.X[:2].reshape(-1, 28, 28))
+    x = np.arange(2400)
+    y = (2 + 19 * np.abs((x / 10) % 2 - 1)).astype(int)  # (2400,) a zigzag, a tooth every 20 px
+    scribbles = np.zeros((24, 2400), np.uint8)
+    scribbles[y, x] = scribbles[y + 1, x] = 255
+    scribbles[:, x % 220 >= 180] = 0  # broken every 180 px
+    Image.fromarray(scribbles).save(long)
+    assert cli.main(["read", str(long), str(good)]) == 2
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"{good} 72"]
+    (line,) = err.splitlines()
+    assert line.startswith(f"digitnet: error: {long}: too many touching strokes to read as one number (")
+    assert line.endswith("ways to cut them, at most 2,000): write the digits apart")

@@ -491,3 +491,37 @@ def test_a_page_of_noise_is_read_and_specks_that_come_to_nothing_are_reported(mo
     assert len(reading.parts) > 20 and len(reading.rejected) > 20
     assert all(0 <= x0 < x1 <= 300 and 0 <= y0 < y1 <= 300 for x0, y0, x1, y1 in (p.box for p in reading.parts))
     assert any(p.confidence == 0.0 and p.reason == "not a digit" for p in reading.rejected)
+
+
+def zigzag(length, gap=0, every=None):
+    """A zigzag line 20 px high (a scribble across the page), ``length`` px long; with ``every``,
+    broken by a gap of ``gap`` px after each ``every`` px of line."""
+    img = np.zeros((24, length), np.float32)
+    x = np.arange(length)
+    y = (2 + 19 * np.abs((x / 10) % 2 - 1)).astype(int)  # (length,) a tooth every 20 px
+    img[y, x] = img[np.minimum(y + 1, 23), x] = 1.0
+    if every:
+        for start in range(every, length, every + gap):
+            img[:, start:start + gap] = 0.0
+    return img
+
+
+def test_a_part_longer_than_ten_digits_is_not_cut_but_read_whole(model):
+    """A zigzag 95 line heights long is no number: it is not tried cut into digits (thousands
+    of candidates), and, read whole, it is not a digit."""
+    img = zigzag(2000)
+    page = _Page(img)
+    (part,) = components(page)
+    assert len(lattice(page, part, 21, segment.CUT_MIN_DETECTOR).columns) == 2  # its edges: no cut
+    reading = read(*model, img)
+    assert reading.number == "" and len(reading.rejected) == 1
+
+
+def test_a_line_with_too_many_ways_to_cut_it_is_refused(model):
+    """Parts under ``LONG`` line heights each, but many of them: the reading would try more
+    candidates than ``MAX_PIECES`` (about 2 ms each), so it is refused with a reason,
+    before the model reads any."""
+    img = zigzag(2400, gap=40, every=180)  # eleven parts, each 8.6 line heights long
+    assert len(segment.line(_Page(img), segment.CUT_MIN_DETECTOR).candidates()) > segment.MAX_PIECES
+    with pytest.raises(ValueError, match="too many touching strokes to read as one number"):
+        read(None, {}, img)

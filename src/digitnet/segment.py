@@ -20,9 +20,11 @@ The steps, each a function below, in the order :func:`read` runs them::
 * **Candidates**: digits written touching are one blob wider than a digit. A part wider than
   :data:`CUT_MIN` times the line height (:data:`CUT_MIN_DETECTOR` for a model with a detector)
   may be cut at the valleys of its column profile (the columns with the least ink) and at even
-  steps (:func:`lattice`), unless its strokes are too wide for a digit (:func:`blot`). Every run
-  between two of those cuts is a candidate digit, and so is each pair of neighbouring parts taken
-  as one (strokes of one digit that the column rule left apart).
+  steps (:func:`lattice`), unless its strokes are too wide for a digit (:func:`blot`) or it is
+  wider than :data:`LONG` line heights (a scribble). Every run between two of those cuts is a
+  candidate digit, and so is each pair of neighbouring parts taken as one (strokes of one digit
+  that the column rule left apart). A line with more than :data:`MAX_PIECES` candidates is not
+  read.
 * **Bent cuts**: where the stroke of one digit reaches over its neighbour's columns, no straight
   cut parts them. In a line of several parts, a part whose straight cuts leave doubt (it reads
   as several digits, or as one with little confidence: :data:`BEND_DOUBT`) is tried with each
@@ -79,6 +81,14 @@ CUT_STEP = 0.15
 height (the bar of a 7 or a 5 is a valley inside one digit; the contact of two digits may not be)."""
 CUTS = 3
 """Column-profile valleys tried as cuts in each part that may hold touching digits."""
+LONG = 10.0
+"""A part wider than this many line heights is not tried cut: ten digits in one stroke are a
+scribble, a zigzag or a line, not a number. Read whole, it is far too wide to be a digit."""
+MAX_PIECES = 2000
+"""A line whose straight cuts make more candidates than this is not read (a :class:`ValueError`):
+each takes about 2 ms to prepare and read, and the bent cuts may add three times as many. The
+numbers of ``bench_read`` make 47 (4 digits, the median) to 241 (8 digits, the most of 300), and
+25 MNIST digits all touching about 720; four digits written apart on the app's pad, 109."""
 BEND = 0.1
 """Each cut is also tried bent round the strokes: the path of least ink from top to bottom within
 this share of the line height of the straight cut (:func:`bend`)."""
@@ -421,13 +431,13 @@ def _part_ink(page: _Page, piece: _Piece) -> tuple[tuple[int, int, int, int], np
 
 def lattice(page: _Page, piece: _Piece, tall: int, cut_min: float = CUT_MIN) -> _Lattice:
     """The straight columns ``piece`` may be cut at: none for a part at most ``cut_min`` line
-    heights wide, too narrow to hold two digits, or a :func:`blot`, else its ``CUTS`` deepest
-    valleys and a cut every ``CUT_STEP`` line heights, 3 px apart at least."""
+    heights wide, too narrow to hold two digits, wider than ``LONG``, or a :func:`blot`, else its
+    ``CUTS`` deepest valleys and a cut every ``CUT_STEP`` line heights, 3 px apart at least."""
     (x0, _, x1, _), part = _part_ink(page, piece)
     w = x1 - x0
     profile = part.sum(axis=0)  # (w,) ink per column
     cuts: list[int] = []
-    if w > cut_min * tall and not blot(part, tall):
+    if cut_min * tall < w <= LONG * tall and not blot(part, tall):
         step = max(2, round(CUT_STEP * tall))
         for c in valleys(profile, CUTS) + list(range(step, w - 2, step)):
             if c >= 3 and c <= w - 3 and all(abs(c - d) >= 3 for d in cuts):
@@ -610,6 +620,9 @@ def read(net: Any, meta: dict[str, Any], image: Any, use_reject: bool = True) ->
     page = _Page(ink(image))
     reader = _Reader(net, meta, page)
     found = line(page, CUT_MIN_DETECTOR if reader.detector else CUT_MIN)
+    if len(found.candidates()) > MAX_PIECES:
+        raise ValueError(f"too many touching strokes to read as one number ({len(found.candidates()):,} "
+                         f"ways to cut them, at most {MAX_PIECES:,}): write the digits apart")
     reader.read(found.candidates())
     found.bend_doubtful(reader)
     reader.read(found.candidates())
