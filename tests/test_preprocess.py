@@ -20,6 +20,7 @@ from digitnet.preprocess import (
     check_ink,
     crop_to_ink,
     fit_20,
+    ink_to_mnist,
     load_image,
     normalise_polarity,
     to_grayscale,
@@ -358,6 +359,19 @@ def test_to_mnist_same_vector_for_either_polarity():
     light_on_dark = canvas_seven(ink=255, background=0)
     dark_on_light = canvas_seven(ink=0, background=255)
     np.testing.assert_allclose(to_mnist(dark_on_light), to_mnist(light_on_dark), atol=1e-5)
+
+
+def test_ink_to_mnist_is_to_mnist_without_the_paper_steps():
+    """For ink bright on black, the two agree. A piece cut from a page's ink may have ink all
+    round its border: ``to_mnist`` takes that for paper and reads the hole inside as the ink;
+    ``ink_to_mnist``, told the ink is already bright, keeps the frame."""
+    seven = to_grayscale(canvas_seven(ink=255, background=0))
+    np.testing.assert_array_equal(ink_to_mnist(seven), to_mnist(seven))
+    piece = np.ones((30, 30), np.float32)
+    piece[10:20, 10:20] = 0.0  # a square hole in a block of ink
+    centre = np.s_[12:16, 12:16]
+    assert ink_to_mnist(piece).reshape(28, 28)[centre].max() == 0.0  # the frame round its hole
+    assert to_mnist(piece).reshape(28, 28)[centre].min() == 1.0  # the hole, taken for the ink
 
 
 def test_to_mnist_photo_of_grey_paper_matches_the_clean_drawing():

@@ -10,6 +10,8 @@ Each step is a small function, in the order :func:`to_mnist` calls them::
     to_grayscale -> normalise_polarity -> check_ink -> crop_to_ink -> normalise_stroke_width
       -> fit_20 -> centre_by_mass
 
+(:func:`ink_to_mnist` is the same from ``check_ink`` on, for ink already bright on 0.)
+
 Coordinates are 0-based pixel indices: pixel ``(i, j)`` is row ``i``, column ``j``, and a centre of
 mass is ``sum(i * v) / sum(v)``. In this convention the MNIST digits have their centre of mass
 at (14, 14): every one of the 10 000 test digits lies within 0.5 px of it on both axes (mean 13.99
@@ -34,6 +36,7 @@ __all__ = [
     "MAX_PIXELS",
     "BlankImageError",
     "to_mnist",
+    "ink_to_mnist",
     "load_image",
     "to_grayscale",
     "normalise_polarity",
@@ -106,7 +109,13 @@ def to_mnist(image: np.ndarray | Image.Image) -> np.ndarray:
     ValueError
         The array is not an image (bad shape or dtype, NaN or infinity).
     """
-    gray = normalise_polarity(to_grayscale(image))  # (H, W), ink bright on 0
+    return ink_to_mnist(normalise_polarity(to_grayscale(image)))  # (H, W) ink bright on 0 -> (784,)
+
+
+def ink_to_mnist(gray: np.ndarray) -> np.ndarray:
+    """:func:`to_mnist` of ink already bright on 0, float32 ``(H, W)`` in [0, 1]: a piece of a page
+    that :func:`normalise_polarity` has seen whole (:mod:`digitnet.segment`), whose own border,
+    cut through the page's ink, says nothing about the paper."""
     check_ink(gray)
     field = centre_by_mass(fit_20(normalise_stroke_width(crop_to_ink(gray))))  # (28, 28)
     peak = field.max()

@@ -31,7 +31,7 @@ The steps, each a function below, in the order :func:`read` runs them::
   cut also bent round the strokes (:func:`bend`, :meth:`_Line.bend_doubtful`), and the runs
   between bent cuts are candidates too. A drawing of one part is cut straight only: bent, a
   letter's strokes come apart as digits.
-* **Choosing**: each candidate goes through :func:`digitnet.preprocess.to_mnist` and the model,
+* **Choosing**: each candidate goes through :func:`digitnet.preprocess.ink_to_mnist` and the model,
   in a batch for the straight cuts and one for the bent ones; the reading whose digits are most
   likely wins (:meth:`_Line.best`): the product of the model's confidence in each and how usual
   its width is for the digit it reads as (:func:`_part_score`).
@@ -53,8 +53,8 @@ import numpy as np
 from scipy.ndimage import distance_transform_edt, find_objects, grey_closing, label
 
 from . import reject
-from .preprocess import (INK_LEVEL, BlankImageError, check_ink, normalise_polarity, to_grayscale,
-                         to_mnist)
+from .preprocess import (INK_LEVEL, BlankImageError, check_ink, ink_to_mnist, normalise_polarity,
+                         to_grayscale)
 from .strokes import INK, skeleton, stroke_width, working_copy
 
 MIN_PIXELS = 5
@@ -333,7 +333,7 @@ class _Reader:
         for p in todo:
             box = self.page.box(p)
             try:
-                rows.append(to_mnist(self.page.image(p, box)) if box else None)
+                rows.append(ink_to_mnist(self.page.image(p, box)) if box else None)
             except BlankImageError:
                 rows.append(None)
             keys.append((p, box))
@@ -632,23 +632,21 @@ def read(net: Any, meta: dict[str, Any], image: Any, use_reject: bool = True) ->
     if use_reject and lone and len(digits) > 1 and any(reader.seen[p][2] for p in digits):
         pieces, skipped = [g.piece for g in found.grids], set(found.marks)
     reading = Reading()
-    for piece in pieces:
-        if reader.seen[piece] is None:  # a mark left out with nothing to read once prepared (specks)
+    for piece in pieces + found.across:
+        answer = reader.seen[piece]
+        if answer is None:  # a mark or a line across with nothing left once prepared: left out
             reading.parts.append(Part(page.box(piece), None, 0.0, reject.REASON))
             continue
-        box, scores, refused, evidence = reader.seen[piece]
+        box, scores, refused, evidence = answer
         digit, confidence = int(scores.argmax()), float(scores.max())
         sized = not lone and _size(box) >= CUT_HEIGHT * tall and box[2] - box[0] <= MAX_WIDTH * tall
         if reader.detector:
             kept = sized and evidence >= READ_EVIDENCE * reader.threshold
         else:  # refused on the top probability alone
             kept = sized and confidence >= READ_THRESHOLD
-        if piece in found.marks or (use_reject and ((refused and not kept) or piece in skipped)):
+        no_digit = piece in found.marks or piece in found.across  # with the reject option or without
+        if no_digit or (use_reject and ((refused and not kept) or piece in skipped)):
             digit = None
         reading.parts.append(Part(box, digit, confidence, None if digit is not None else reject.REASON))
-    for piece in found.across:  # an underline: no digit, with the reject option or without
-        answer = reader.seen[piece]
-        box, confidence = (page.box(piece), 0.0) if answer is None else (answer[0], float(answer[1].max()))
-        reading.parts.append(Part(box, None, confidence, reject.REASON))
     reading.parts.sort(key=lambda part: part.box[0])
     return reading
