@@ -146,3 +146,17 @@ def test_a_drawing_read_before_is_not_read_again(app_env, monkeypatch):
     assert [m.value for m in number_page(strokes).metric] == ["040"] and len(calls) <= 1
     read = len(calls)
     assert [m.value for m in number_page(strokes).metric] == ["040"] and len(calls) == read
+
+
+def test_scribbles_across_the_pad_are_answered_at_once(shipped):
+    """A zigzag across the pad is one part too long to be digits: not cut, read whole, not a
+    digit. Six short zigzags side by side would make too many candidates to read in good time
+    (``segment.MAX_PIECES``): the page says so in one line."""
+    across = [[(20.0 + 4 * i, 140.0 + 30 * (i % 2)) for i in range(200)]]
+    reading, problem = number.read_strokes(*shipped, across)
+    assert problem is None and reading.number == "" and len(reading.rejected) == 1
+    short = [[(20.0 + 135 * k + 4 * i, 140.0 + 14 * (i % 2)) for i in range(30)] for k in range(6)]
+    reading, problem = number.read_strokes(*shipped, short)
+    assert reading is None
+    assert re.fullmatch(r"Cannot read this drawing: too many touching strokes to read as one number "
+                        r"\([\d,]+ ways to cut them, at most 1,000\): write the digits apart", problem)

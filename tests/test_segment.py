@@ -523,3 +523,20 @@ def test_a_line_with_too_many_ways_to_cut_it_is_refused(model):
     assert len(segment.line(_Page(img), segment.CUT_MIN_DETECTOR).candidates()) > segment.MAX_PIECES
     with pytest.raises(ValueError, match="too many touching strokes to read as one number"):
         read(None, {}, img)
+
+
+def test_bent_cuts_are_not_tried_where_they_would_make_too_many_candidates(model, monkeypatch):
+    """Four scribbles, each three line heights long, make 553 candidates cut straight and would
+    make 2,032 with bent cuts: over ``MAX_PIECES``, the line is read from its straight cuts."""
+    page = _Page(zigzag(300, gap=30, every=60))
+    reader = segment._Reader(*model, page)
+    found = segment.line(page, segment.CUT_MIN_DETECTOR)
+    straight = found.candidates()
+    reader.read(straight)
+    found.bend_doubtful(reader)
+    assert found.candidates() == straight
+    limit = segment.MAX_PIECES
+    monkeypatch.setattr(segment, "MAX_PIECES", 10 ** 6)  # no limit: the bent cuts are tried
+    found = segment.line(page, segment.CUT_MIN_DETECTOR)
+    found.bend_doubtful(reader)
+    assert len(found.candidates()) > limit

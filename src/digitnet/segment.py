@@ -24,13 +24,14 @@ The steps, each a function below, in the order :func:`read` runs them::
   wider than :data:`LONG` line heights (a scribble). Every run between two of those cuts is a
   candidate digit, and so is each pair of neighbouring parts taken as one (strokes of one digit
   that the column rule left apart). A line with more than :data:`MAX_PIECES` candidates is not
-  read.
+  read: each costs milliseconds.
 * **Bent cuts**: where the stroke of one digit reaches over its neighbour's columns, no straight
   cut parts them. In a line of several parts, a part whose straight cuts leave doubt (it reads
   as several digits, or as one with little confidence: :data:`BEND_DOUBT`) is tried with each
   cut also bent round the strokes (:func:`bend`, :meth:`_Line.bend_doubtful`), and the runs
-  between bent cuts are candidates too. A drawing of one part is cut straight only: bent, a
-  letter's strokes come apart as digits.
+  between bent cuts are candidates too, unless they would take the line's candidates over
+  :data:`MAX_PIECES`. A drawing of one part is cut straight only: bent, a letter's strokes come
+  apart as digits.
 * **Choosing**: each candidate goes through :func:`digitnet.preprocess.ink_to_mnist` and the model,
   in a batch for the straight cuts and one for the bent ones; the reading whose digits are most
   likely wins (:meth:`_Line.best`): the product of the model's confidence in each and how usual
@@ -84,11 +85,12 @@ CUTS = 3
 LONG = 10.0
 """A part wider than this many line heights is not tried cut: ten digits in one stroke are a
 scribble, a zigzag or a line, not a number. Read whole, it is far too wide to be a digit."""
-MAX_PIECES = 2000
-"""A line whose straight cuts make more candidates than this is not read (a :class:`ValueError`):
-each takes about 2 ms to prepare and read, and the bent cuts may add three times as many. The
-numbers of ``bench_read`` make 47 (4 digits, the median) to 241 (8 digits, the most of 300), and
-25 MNIST digits all touching about 720; four digits written apart on the app's pad, 109."""
+MAX_PIECES = 1000
+"""A line whose straight cuts make more candidates than this is not read (a :class:`ValueError`),
+and no bent cuts are tried where they would take its candidates over it: each takes about 2 ms to
+prepare and read. The numbers of ``bench_read`` make 47 (4 digits, the median) to 241 (8 digits,
+the most of 300) straight, and 25 MNIST digits all touching about 720; four digits written apart
+on the app's pad, 109."""
 BEND = 0.1
 """Each cut is also tried bent round the strokes: the path of least ink from top to bottom within
 this share of the line height of the straight cut (:func:`bend`)."""
@@ -543,15 +545,19 @@ class _Line:
         straight cuts did not part well: one whose best straight cutting
         (:func:`split_touching`) reads more than one digit, or reads the whole part under
         ``log(BEND_DOUBT)``. Not in a drawing of one part: bent, a letter's strokes come apart
-        as digits. The line's pieces must already be read."""
+        as digits; nor where the line would then have more than ``MAX_PIECES`` candidates. The
+        line's pieces must already be read."""
         if self.lone:
             return
-        for k, grid in enumerate(self.grids):
+        straight, self.grids = self.grids, list(self.grids)
+        for k, grid in enumerate(straight):
             if grid.piece in self.marks or len(grid.columns) == 2:
                 continue
             score, pieces = split_touching(reader, grid, self.tall)
             if pieces != [grid.piece] or score < np.log(BEND_DOUBT):
                 self.grids[k] = with_bends(self.page, grid, self.tall)
+        if len(self.candidates()) > MAX_PIECES:  # too many to read in good time: straight cuts alone
+            self.grids = straight
 
     def best(self, reader: _Reader, skip: bool) -> tuple[list[_Piece], set[_Piece]]:
         """The pieces of the best reading, left to right, and those of them left out as no digit:
