@@ -138,6 +138,11 @@ neighbour reads better with it than alone, by more than ``JOIN_COST - MARK_COST`
 a digit its reading hardly changes is left out, and reported); two marks join when they read as a
 digit with a probability over ``exp(-0.5)``. At 0.75, 1, 2 or 3, 578 of the 600 validation
 numbers are read; at 0.5, 577."""
+ZIGZAG = 0.15
+"""Three pieces in a row of those of one part read as "1"s, leaning one way, the other, then the
+first again, each by more than this many columns per row, are a scribble's teeth, and the part is
+read whole. Ones written side by side lean the same way: of MNIST's training ones, 6 % lean more than
+this "\\" and 58 % "/" (top to the right)."""
 FRAGMENT = 0.1
 """Bits of a cut piece with less than this share of its ink belong to the digit on the other side."""
 BLOT_WIDTH = 0.3
@@ -513,7 +518,28 @@ def split_touching(reader: _Reader, grid: _Lattice, tall: int) -> tuple[float, l
         if reader.seen[piece] is not None:
             pieces.append(piece)
         end = start
-    return best.get((n - 1, False), -np.inf), pieces[::-1]
+    pieces = pieces[::-1]
+    if _zigzag(reader, pieces):  # a scribble's teeth: one part
+        return _part_score(reader, grid.piece, tall, cut=False), [grid.piece]
+    return best.get((n - 1, False), -np.inf), pieces
+
+
+def _slant(page: _Page, piece: _Piece) -> float:
+    """How far the piece's ink leans, in columns per row down (negative: "/", its top to the
+    right), from the second moments of its pixels."""
+    _, _, mask = page.own(piece)
+    y, x = np.nonzero(mask)  # (m,) each
+    dy, dx = y - y.mean(), x - x.mean()  # (m,) each
+    return float((dx * dy).sum() / max((dy * dy).sum(), 1e-9))
+
+
+def _zigzag(reader: _Reader, pieces: list[_Piece]) -> bool:
+    """Whether, of the ``pieces`` of one part read as "1"s, three in a row lean one way, the other,
+    then the first again, each by more than ``ZIGZAG``: the teeth of a zigzag or the strokes of a
+    "W", not ones (ones written side by side lean the same way)."""
+    lean = [_slant(reader.page, p) for p in pieces if int(reader.seen[p][1].argmax()) == 1]
+    return any(min(abs(a), abs(b), abs(c)) > ZIGZAG and a * b < 0 and b * c < 0
+               for a, b, c in zip(lean, lean[1:], lean[2:]))
 
 
 @dataclass
