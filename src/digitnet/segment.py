@@ -35,7 +35,8 @@ The steps, each a function below, in the order :func:`read` runs them::
 * **Choosing**: each candidate goes through :func:`digitnet.preprocess.ink_to_mnist` and the model,
   in a batch for the straight cuts and one for the bent ones; the reading whose digits are most
   likely wins (:meth:`_Line.best`): the product of the model's confidence in each and how usual
-  its width is for the digit it reads as (:func:`_part_score`).
+  its width is for the digit it reads as (:func:`_part_score`). A part cut into "1"s that lean
+  one way and the other in turn is a zigzag, read whole (:data:`ZIGZAG`).
 * **Refusing**: a part the detector is sure is no digit may be left out in the choosing
   (:data:`SKIP_COST`); a part the model reads with too little confidence is reported as not a
   digit; for a digit-sized part in a line of digits the bar is lower than the model's own reject
@@ -140,9 +141,9 @@ digit with a probability over ``exp(-0.5)``. At 0.75, 1, 2 or 3, 578 of the 600 
 numbers are read; at 0.5, 577."""
 ZIGZAG = 0.15
 """Three pieces in a row of those of one part read as "1"s, leaning one way, the other, then the
-first again, each by more than this many columns per row, are a scribble's teeth, and the part is
-read whole. Ones written side by side lean the same way: of MNIST's training ones, 6 % lean more than
-this "\\" and 58 % "/" (top to the right)."""
+first again, each by more than this many columns per row, are a scribble's teeth, and the part
+is read whole. Ones written side by side lean the same way: of MNIST's training ones, 6 % lean
+more than this "\\" and 58 % "/" (top to the right)."""
 FRAGMENT = 0.1
 """Bits of a cut piece with less than this share of its ink belong to the digit on the other side."""
 BLOT_WIDTH = 0.3
@@ -496,7 +497,9 @@ def split_touching(reader: _Reader, grid: _Lattice, tall: int) -> tuple[float, l
     most 1, so two pieces win over the whole only when the model is surer of both together than
     of the whole, or when the whole is far too wide for the digit it reads as. The best cutting
     is found by dynamic programming over the cuts (``best[j, bent]``: the best cutting of the
-    ink left of cut ``j``, straight or bent); the part's pieces must already be read.
+    ink left of cut ``j``, straight or bent); the part's pieces must already be read. A best
+    cutting whose "1"s lean one way and the other in turn (:func:`_zigzag`) gives way to the
+    whole part: a scribble's teeth are no row of ones.
     """
     n = len(grid.columns)
     best: dict[tuple[int, bool], float] = {(0, False): 0.0}  # (cut, bent) -> the best score left of it
@@ -652,10 +655,11 @@ def read(net: Any, meta: dict[str, Any], image: Any, use_reject: bool = True) ->
     page = _Page(ink(image))
     reader = _Reader(net, meta, page)
     found = line(page, CUT_MIN_DETECTOR if reader.detector else CUT_MIN)
-    if len(found.candidates()) > MAX_PIECES:
-        raise ValueError(f"too many touching strokes to read as one number ({len(found.candidates()):,} "
+    straight = found.candidates()
+    if len(straight) > MAX_PIECES:
+        raise ValueError(f"too many touching strokes to read as one number ({len(straight):,} "
                          f"ways to cut them, at most {MAX_PIECES:,}): write the digits apart")
-    reader.read(found.candidates())
+    reader.read(straight)
     found.bend_doubtful(reader)
     reader.read(found.candidates())
     tall, lone = found.tall, found.lone
