@@ -515,7 +515,7 @@ def test_a_part_longer_than_ten_digits_is_not_cut_but_read_whole(model):
     assert reading.number == "" and len(reading.rejected) == 1
 
 
-def test_a_line_with_too_many_ways_to_cut_it_is_refused(model):
+def test_a_line_with_too_many_ways_to_cut_it_is_refused():
     """Parts under ``LONG`` line heights each, but many of them: the reading would try more
     candidates than ``MAX_PIECES`` (about 2 ms each), so it is refused with a reason,
     before the model reads any."""
