@@ -158,5 +158,5 @@ def test_scribbles_across_the_pad_are_answered_at_once(shipped):
     short = [[(20.0 + 135 * k + 4 * i, 140.0 + 14 * (i % 2)) for i in range(30)] for k in range(6)]
     reading, problem = number.read_strokes(*shipped, short)
     assert reading is None
-    assert re.fullmatch(r"Cannot read this drawing: too many touching strokes to read as one number "
-                        r"\([\d,]+ ways to cut them, at most 1,000\): write the digits apart", problem)
+    assert re.fullmatch(r"Cannot read this drawing: too many ways to cut this into digits "
+                        r"\([\d,]+, at most 1,000\): write fewer digits, larger and apart", problem)

@@ -120,5 +120,5 @@ def test_a_line_too_long_to_cut_gets_one_line_and_the_rest_are_read(mnist_dir, t
     out, err = capsys.readouterr()
     assert out.splitlines() == [f"{good} 72"]
     (line,) = err.splitlines()
-    assert line.startswith(f"digitnet: error: {long}: too many touching strokes to read as one number (")
-    assert line.endswith("ways to cut them, at most 1,000): write the digits apart")
+    assert line.startswith(f"digitnet: error: {long}: too many ways to cut this into digits (")
+    assert line.endswith(", at most 1,000): write fewer digits, larger and apart")

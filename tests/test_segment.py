@@ -521,7 +521,7 @@ def test_a_line_with_too_many_ways_to_cut_it_is_refused():
     before the model reads any."""
     img = zigzag(2400, gap=40, every=180)  # eleven parts, each 8.6 line heights long
     assert len(segment.line(_Page(img), segment.CUT_MIN_DETECTOR).candidates()) > segment.MAX_PIECES
-    with pytest.raises(ValueError, match="too many touching strokes to read as one number"):
+    with pytest.raises(ValueError, match="too many ways to cut this into digits"):
         read(None, {}, img)
 
 

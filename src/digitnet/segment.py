@@ -657,8 +657,8 @@ def read(net: Any, meta: dict[str, Any], image: Any, use_reject: bool = True) ->
     found = line(page, CUT_MIN_DETECTOR if reader.detector else CUT_MIN)
     straight = found.candidates()
     if len(straight) > MAX_PIECES:
-        raise ValueError(f"too many touching strokes to read as one number ({len(straight):,} "
-                         f"ways to cut them, at most {MAX_PIECES:,}): write the digits apart")
+        raise ValueError(f"too many ways to cut this into digits ({len(straight):,}, at most "
+                         f"{MAX_PIECES:,}): write fewer digits, larger and apart")
     reader.read(straight)
     found.bend_doubtful(reader)
     reader.read(found.candidates())
