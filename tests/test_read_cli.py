@@ -8,6 +8,7 @@ from PIL import Image
 
 from digitnet import cli
 from digitnet.data import load_dataset
+from test_segment import zigzag
 
 
 def number_png(path, images, gap=8, ink=0):
@@ -110,12 +111,7 @@ def test_a_line_too_long_to_cut_gets_one_line_and_the_rest_are_read(mnist_dir, t
     test = load_dataset("mnist", mnist_dir, validation=0).test
     good, long = tmp_path / "good.png", tmp_path / "long.png"
     number_png(good, test.X[:2].reshape(-1, 28, 28))
-    x = np.arange(2400)
-    y = (2 + 19 * np.abs((x / 10) % 2 - 1)).astype(int)  # (2400,) a zigzag, a tooth every 20 px
-    scribbles = np.zeros((24, 2400), np.uint8)
-    scribbles[y, x] = scribbles[y + 1, x] = 255
-    scribbles[:, x % 220 >= 180] = 0  # broken every 180 px
-    Image.fromarray(scribbles).save(long)
+    Image.fromarray((zigzag(2400, gap=40, every=180) * 255).astype(np.uint8)).save(long)
     assert cli.main(["read", str(long), str(good)]) == 2
     out, err = capsys.readouterr()
     assert out.splitlines() == [f"{good} 72"]
