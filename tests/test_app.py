@@ -121,6 +121,7 @@ def test_options_come_from_argv_then_environment(tmp_path):
     assert views.parse_options(["--model", "a.npz", "-x"], env) == views.AppOptions(Path("a.npz"), Path("envdir"))
     assert views.parse_options(["--models-dir", "d"], env) == views.AppOptions(Path("env.npz"), Path("d"))
     assert views.parse_options(["--model"], {}) == views.AppOptions(default_model_path(), Path("models"))
+    assert views.parse_options(["--no-reject"], {}).no_reject and not views.parse_options([], {}).no_reject
 
 
 def test_saliency_is_the_gradient_of_the_class_score():
@@ -178,6 +179,35 @@ def test_colour_maps():
     assert views.diverging(np.zeros(3)).max() == 0
 
 
+def test_right_confirms_the_answer_shown_and_the_sidebar_turns_not_a_digit_off(app_env, monkeypatch):
+    """A cross drawn on the pad: the page says it is not a digit, and "Right" confirms that answer
+    (saved with the label and the model's answer both "not a digit", no confidence) while each digit
+    is offered as the correction. With the sidebar's "Say "not a digit"" off, the model names its
+    best guess, and "Right" names that digit."""
+    from digitnet.examples import NOT_A_DIGIT, ExampleStore
+
+    monkeypatch.setenv("DIGITNET_DB", str(app_env / "examples.sqlite"))
+    at = run_app()
+    at.session_state["pad"] = {"strokes": [[[80, 120], [200, 240]], [[200, 120], [80, 240]]]}
+    at.toggle(key="use_reject").set_value(False)
+    at = at.run()
+    guess = at.subheader[0].value.removeprefix("Prediction: ")
+    buttons = {b.label: b for b in at.button}
+    assert guess.isdigit() and f"Right, it is {guess}" in buttons and buttons[guess].disabled
+    assert not buttons["Not a digit"].disabled
+    at.toggle(key="use_reject").set_value(True)
+    at = at.run()
+    assert at.subheader[0].value == "That does not look like a digit"
+    buttons = {b.label: b for b in at.button}
+    assert not any(buttons[str(d)].disabled for d in range(10)) and buttons["Not a digit"].disabled
+    buttons["Right, it is not a digit"].click()
+    at = at.run()
+    assert not at.exception, at.exception
+    with ExampleStore(app_env / "examples.sqlite") as store:
+        (saved,) = store.list("default")
+    assert (saved.label, saved.answer, saved.confidence, saved.source) == (NOT_A_DIGIT, NOT_A_DIGIT, None, "canvas")
+
+
 def test_the_page_says_not_a_digit_where_the_models_reject_option_does(mnist_dir):
     """The page asks ``digitnet.reject``: the shipped model (with its detector) reads a real MNIST
     digit and calls a scribble not a digit, by its detector, though its best guess scores high (the
@@ -200,5 +230,6 @@ def test_the_page_says_not_a_digit_where_the_models_reject_option_does(mnist_dir
     assert refused == "detector" and scores.max() > 0.9
     net.detector = None
     assert _not_a_digit(net, {"reject": {"temperature": 1.0, "threshold": 1.01}}, lock, x)[1] == "score"
+    assert _not_a_digit(net, {"reject": {"temperature": 1.0, "threshold": 1.01}}, lock, x, use_reject=False)[1] is None
     raw, rejected = _not_a_digit(net, {}, lock, x)
     assert not rejected and np.array_equal(raw, net.predict_proba(x[None])[0])

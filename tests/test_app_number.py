@@ -89,12 +89,14 @@ def app_env(monkeypatch, tmp_path, mnist_dir):
     monkeypatch.delenv("DIGITNET_MODEL", raising=False)
 
 
-def number_page(strokes: list | None = None) -> AppTest:
+def number_page(strokes: list | None = None, use_reject: bool = True) -> AppTest:
     """The page switched to Number mode, its pad holding ``strokes`` (the copy the session keeps
-    of the pad's strokes, which a newly mounted pad starts from)."""
+    of the pad's strokes, which a newly mounted pad starts from), with the sidebar's "Say "not a
+    digit"" on or off."""
     at = run(AppTest.from_file(str(ROOT / "app.py"), default_timeout=60))
     assert at.markdown[0].value == "#### Draw a digit" and at.subheader[0].value == "Prediction: none"
     at.session_state["mode"] = number.NUMBER
+    at.session_state["use_reject"] = use_reject
     if strokes is not None:
         at.session_state["number_strokes"] = strokes
     return run(at)
@@ -134,6 +136,13 @@ def test_the_page_says_so_when_no_digit_is_read(app_env, monkeypatch, tmp_path):
     at = number_page(written(STROKES[1], STROKES[7]))
     assert at.subheader[0].value == "No number read" and not at.metric
     assert at.warning[0].value.startswith("This model does not see a digit in what is drawn (2 parts, ")
+
+
+def test_with_not_a_digit_off_every_part_is_read_as_a_digit(app_env):
+    at = number_page(written(STROKES[1], CROSS, STROKES[7]), use_reject=False)
+    (number_read,) = [m.value for m in at.metric]
+    assert re.fullmatch(r"1\d7", number_read) and not at.info
+    assert "not a digit" not in next(m.value for m in at.markdown if m.value.startswith("Left to right"))
 
 
 def test_a_drawing_read_before_is_not_read_again(app_env, monkeypatch):

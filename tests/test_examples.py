@@ -191,13 +191,13 @@ def test_export_then_import_round_trip(tmp_path, fmt):
     X = np.round(_inputs(5) * 255) / 255  # (5, 784) values idx and csv keep exactly
     with ExampleStore(tmp_path / "e.sqlite") as store:
         store.add_many(X, [0, 5, 9, NOT_A_DIGIT, 3], "ann", "canvas", drawings=[b"a", None, b"ccc", b"", b"e"],
-                       answers=[1, 5, 9, 2, None])
+                       answers=[1, 5, 9, NOT_A_DIGIT, None])
         paths = export_examples(store.list("ann"), tmp_path / f"out.{fmt}", fmt)
         back = read_export(paths[0], fmt)
         np.testing.assert_allclose(back.X, X.astype(np.float32), atol=1e-6)
         assert back.y.tolist() == [0, 5, 9, NOT_A_DIGIT, 3]
         if fmt == "npz":
-            assert back.drawings == [b"a", None, b"ccc", None, b"e"] and back.answers == [1, 5, 9, 2, None]
+            assert back.drawings == [b"a", None, b"ccc", None, b"e"] and back.answers == [1, 5, 9, NOT_A_DIGIT, None]
         store.add_many(back.X, back.y.tolist(), "bob", "import", back.drawings)
         assert store.arrays("bob")[1].tolist() == [0, 5, 9, NOT_A_DIGIT, 3]
 
@@ -213,6 +213,9 @@ def test_import_refuses_bad_files_in_one_line(tmp_path):
         read_export(csv)
     with pytest.raises(ValueError, match="cannot import"):
         read_export(tmp_path / "missing-images-idx3-ubyte")
+    np.savez(tmp_path / "answers.npz", X=np.zeros((1, 784), np.float32), y=np.array([3]), answer=np.array([11]))
+    with pytest.raises(ValueError, match="answers outside 0-9 and 10"):
+        read_export(tmp_path / "answers.npz")
 
 
 def _png(path, digit_pixels: np.ndarray) -> None:
@@ -242,10 +245,15 @@ def test_examples_commands(tmp_path, capsys, monkeypatch, mnist_dir):
     assert cli.main(["examples", "add", "--label", "1", images[2], str(blank), "--db", str(db)]) == 2
     assert "blank.png" in capsys.readouterr().err
     assert cli.main(["examples", "add", "--label", "eleven", images[2], "--db", str(db)]) == 2
-    assert cli.main(["examples", "add", "--label", "not a digit", images[2], "--db", str(db)]) == 0
+    cross = np.zeros((28, 28), np.float32)
+    cross[np.arange(6, 22), np.arange(6, 22)] = cross[np.arange(6, 22), np.arange(21, 5, -1)] = 1.0
+    _png(blank, cross)  # an x, which the shipped model's reject option refuses
+    assert cli.main(["examples", "add", "--label", "not a digit", str(blank), "--db", str(db)]) == 0
+    assert "label not a digit (the model read not a digit)" in capsys.readouterr().out
     assert cli.main(["examples", "list", "--db", str(db)]) == 0
     out = capsys.readouterr().out
-    assert "not a digit" in out and "profile 'default': 1 example in" in out  # the blank one was not stored
+    assert "not a digit  upload   not a digit\n" in out  # no confidence for a refusal
+    assert "profile 'default': 1 example in" in out  # the blank one was not stored
 
     assert cli.main(["examples", "export", "--profile", "ann", "--format", "csv", "-o", str(tmp_path / "a.csv")]) == 0
     assert cli.main(["examples", "import", str(tmp_path / "a.csv"), "--db", str(db), "--profile", "bob"]) == 0

@@ -122,6 +122,8 @@ def test_app_runs_streamlit_on_the_page(monkeypatch, tmp_path, capsys):
     assert cmd[cmd.index("--server.port") + 1] == "8765"
     assert cmd[cmd.index("--server.headless") + 1] == "true"
     assert cmd[cmd.index("--") + 1:] == ["--model", str(model), "--models-dir", str(tmp_path)]
+    assert cli.main(["app", "--no-reject"]) == 0
+    assert calls[1][1][calls[1][1].index("--") + 1:] == ["--models-dir", "models", "--no-reject"]
 
 
 def test_app_refuses_a_missing_model(tmp_path, capsys):

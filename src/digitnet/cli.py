@@ -218,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--models-dir", type=Path, default=Path("models"),
                    help="folder whose *.npz model files the app offers in its model picker (default: models)")
     a.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
+    a.add_argument("--no-reject", action="store_true",
+                   help="start with 'not a digit' answers off (the sidebar switches them back on)")
 
     examples.register(sub)
     finetune.register(sub)
@@ -523,6 +525,8 @@ def app_command(args: argparse.Namespace) -> list[str]:
     page_args = ["--models-dir", str(args.models_dir)]
     if args.model:
         page_args = ["--model", str(args.model), *page_args]
+    if args.no_reject:
+        page_args.append("--no-reject")
     return [sys.executable, "-m", "streamlit", "run", str(PAGE), "--server.port", str(args.port),
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--client.toolbarMode", "viewer", "--client.showErrorDetails", "none", "--", *page_args]

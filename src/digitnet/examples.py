@@ -2,12 +2,14 @@
 
 One row per example: the 28 x 28 input the network saw (784 little-endian float32, as
 ``preprocess.to_mnist`` made it), the original drawing or upload as PNG bytes, the label, where it
-came from (``canvas``, ``upload`` or ``import``), the model's answer and the SHA-256 of the model
-file that gave it, a profile name (several people on one machine) and the time (UTC, ISO 8601).
+came from (``canvas``, ``upload`` or ``import``), the model's answer (with its reject option: a
+digit, or "not a digit") and the SHA-256 of the model file that gave it, a profile name (several
+people on one machine) and the time (UTC, ISO 8601).
 
 Labels are 0-9 or "not a digit". The table stores a digit as itself and "not a digit" as NULL,
 beside a text (``"7"``, ``"not a digit"``) that a person reading the file understands; arrays
-handed to Python use ``NOT_A_DIGIT = 10``.
+handed to Python use ``NOT_A_DIGIT = 10``. The model's answer is stored as 0-9 or 10, NULL
+meaning that no answer was recorded.
 
 Safety, which is the point of a database here:
 
@@ -446,6 +448,8 @@ def read_export(path: str | os.PathLike, fmt: str | None = None) -> Imported:
         raise ValueError(f"cannot import {path}: pixels outside [0, 1]")
     if len(out.y) and (out.y.min() < 0 or out.y.max() > NOT_A_DIGIT):
         raise ValueError(f"cannot import {path}: labels outside 0-9 and {NOT_A_DIGIT} (not a digit)")
+    if any(a is not None and a > NOT_A_DIGIT for a in out.answers or []):
+        raise ValueError(f"cannot import {path}: answers outside 0-9 and {NOT_A_DIGIT} (not a digit)")
     return out
 
 
@@ -553,13 +557,14 @@ def run(args) -> int:
 def _add(store: ExampleStore, args) -> int:
     from PIL import Image
 
+    from . import reject
     from .models import default_model_path
     from .persistence import load_model
     from .preprocess import load_image, to_mnist
 
     label = parse_label(args.label)
     model = args.model or default_model_path()
-    net, _ = load_model(model)
+    net, meta = load_model(model)
     inputs, drawings = [], []
     for path in args.images:  # every image is read before anything is stored: all or none
         image = load_image(path)
@@ -572,11 +577,13 @@ def _add(store: ExampleStore, args) -> int:
         Image.fromarray(image).save(png, format="PNG")
         drawings.append(png.getvalue())
     X = np.stack(inputs)  # (n, 784)
-    proba = net.predict_proba(X.reshape(len(X), *net.input_shape))  # (n, 10)
-    ids = store.add_many(X, [label] * len(X), args.profile, "upload", drawings, proba.argmax(axis=1).tolist(),
-                         proba.max(axis=1).tolist(), file_sha256(model))
-    for path, i, a in zip(args.images, ids, proba.argmax(axis=1)):
-        print(f"{i} {path} label {label_text(label)} (the model read {a})")
+    digits, scores, _ = reject.classify(net, meta, X.reshape(len(X), *net.input_shape))  # scores (n, 10)
+    answers = [NOT_A_DIGIT if d is None else d for d in digits]
+    confidences = [None if d is None else float(p.max()) for d, p in zip(digits, scores)]
+    ids = store.add_many(X, [label] * len(X), args.profile, "upload", drawings, answers, confidences,
+                         file_sha256(model))
+    for path, i, a in zip(args.images, ids, answers):
+        print(f"{i} {path} label {label_text(label)} (the model read {label_text(a)})")
     print(f"{len(ids)} added; profile {args.profile!r} has {_n(store.count(args.profile))} in {store.path}")
     return 0
 
@@ -585,7 +592,8 @@ def _list(store: ExampleStore, args) -> int:
     examples = store.list(args.profile)
     print(f"{'id':>6}  {'created':25}  {'label':11}  {'source':7}  answer")
     for e in examples:
-        answer = "-" if e.answer is None else f"{e.answer}" + ("" if e.confidence is None else f" ({e.confidence:.2f})")
+        answer = "-" if e.answer is None else label_text(e.answer)
+        answer += "" if e.confidence is None else f" ({e.confidence:.2f})"
         print(f"{e.id:>6}  {e.created:25}  {e.label_text:11}  {e.source:7}  {answer}")
     others = [f"{p} ({n})" for p, n in store.profiles() if p != args.profile]
     print(f"profile {args.profile!r}: {_n(len(examples))} in {store.path}"

@@ -121,15 +121,16 @@ def _drawn() -> list[list[list[float]]]:
     return st.session_state.get("number_strokes", [])
 
 
-def read_strokes(net: Any, meta: dict[str, Any], lock: threading.Lock, strokes: list
+def read_strokes(net: Any, meta: dict[str, Any], lock: threading.Lock, strokes: list, use_reject: bool = True
                  ) -> tuple[segment.Reading | None, str | None]:
-    """The reading of the strokes, or a one-line reason why there is none."""
+    """The reading of the strokes (with the model's reject option, or without), or a one-line
+    reason why there is none."""
     if not strokes:
         return None, None
     try:
         pen = canvas.reading_pen(canvas.extent(strokes)[1])  # in proportion to the digits' height
         with lock:
-            reading = segment.read(net, meta, canvas.rasterize(strokes, WIDTH, pen))
+            reading = segment.read(net, meta, canvas.rasterize(strokes, WIDTH, pen), use_reject)
         return as_drawn(reading, (canvas.PEN - pen) / 2), None
     except BlankImageError:
         return None, "Too little ink to read: write the digits larger."
@@ -138,12 +139,12 @@ def read_strokes(net: Any, meta: dict[str, Any], lock: threading.Lock, strokes: 
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _remembered(model: str, strokes: list, _net: Any, _meta: dict[str, Any], _lock: threading.Lock
-                ) -> tuple[segment.Reading | None, str | None]:
-    """:func:`read_strokes`, kept per model file and drawing: after Undo, a switch of mode or a
-    change in the sidebar, a drawing read before shows its reading at once (a read takes up to a
-    second). The arguments with a leading underscore are not part of the key."""
-    return read_strokes(_net, _meta, _lock, strokes)
+def _remembered(model: str, strokes: list, use_reject: bool, _net: Any, _meta: dict[str, Any],
+                _lock: threading.Lock) -> tuple[segment.Reading | None, str | None]:
+    """:func:`read_strokes`, kept per model file, drawing and reject option: after Undo, a switch
+    of mode or a change in the sidebar, a drawing read before shows its reading at once (a read
+    takes up to a second). The arguments with a leading underscore are not part of the key."""
+    return read_strokes(_net, _meta, _lock, strokes, use_reject)
 
 
 def _answer(reading: segment.Reading | None, problem: str | None, threshold: float) -> None:
@@ -172,12 +173,14 @@ def _answer(reading: segment.Reading | None, problem: str | None, threshold: flo
         st.warning(line)
 
 
-def workbench(net: Any, meta: dict[str, Any], lock: threading.Lock, threshold: float, model: str) -> None:
+def workbench(net: Any, meta: dict[str, Any], lock: threading.Lock, threshold: float, model: str,
+              use_reject: bool = True) -> None:
     """The wide pad with the parts' boxes over it, and the number read beside it (under it on a
     phone). The strokes are read before the pad is drawn, so the boxes travel with the pad.
-    ``model`` names the model file and its version (the key of the readings kept)."""
+    ``model`` names the model file and its version (the key of the readings kept); ``use_reject``:
+    parts may be refused as not digits."""
     strokes = _drawn()
-    reading, problem = _remembered(model, strokes, net, meta, lock)
+    reading, problem = _remembered(model, strokes, use_reject, net, meta, lock)
     pad_col, answer_col = st.columns([2.3, 1], gap="medium")
     with pad_col:
         st.session_state.number_strokes = canvas.pad(

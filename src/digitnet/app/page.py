@@ -117,14 +117,15 @@ def _curve(frame: pd.DataFrame, field: str, fmt: str) -> alt.Chart:
     )
 
 
-def _not_a_digit(net: Network, meta: dict[str, Any], lock: threading.Lock, x: np.ndarray
+def _not_a_digit(net: Network, meta: dict[str, Any], lock: threading.Lock, x: np.ndarray, use_reject: bool = True
                  ) -> tuple[np.ndarray, str | None]:
     """The model's calibrated scores ``(10,)`` for one input ``x (784,)`` (the raw scores for a
-    model without a reject option) and, when its reject option (``digitnet.reject``) calls it not
-    a digit, why: its detector, or its top score under the bar; None when it is read as a digit."""
+    model without a reject option) and, when its reject option (``digitnet.reject``) is on and
+    calls it not a digit, why: its detector, or its top score under the bar; None when it is read
+    as a digit."""
     with lock:
         scores, evidence, threshold = reject.assess(net, meta, x.reshape(1, *net.input_shape))  # (1, 10), (1,)
-    if evidence[0] >= threshold:
+    if not use_reject or evidence[0] >= threshold:
         return scores[0], None
     detector = meta["reject"].get("detector") if getattr(net, "detector", None) is not None else None
     if detector is not None and scores[0].max() >= detector["floor"]:
@@ -331,24 +332,26 @@ def _selected_cell(event: Any) -> tuple[int, int] | None:
 
 
 @st.fragment
-def _workbench(path: Path, mtime: float, threshold: float, mode: str = number.DIGIT) -> None:
+def _workbench(path: Path, mtime: float, threshold: float, mode: str = number.DIGIT, use_reject: bool = True
+               ) -> None:
     """The drawing, the answer and the tabs below them; in Number mode the wide pad and the number
-    (:mod:`digitnet.app.number`).
+    (:mod:`digitnet.app.number`). ``use_reject``: the model may answer "not a digit".
 
     A fragment: a stroke, an upload or a click in a tab reruns only this function, not the page
     (the sidebar, the model loading). A failure here is one line on the page, as in ``main``.
     """
     try:
         if mode == number.NUMBER:
-            number.workbench(*_model(str(path), mtime), threshold, model=f"{path.resolve()}@{mtime}")
+            number.workbench(*_model(str(path), mtime), threshold, model=f"{path.resolve()}@{mtime}",
+                             use_reject=use_reject)
         else:
-            _workbench_parts(path, mtime, threshold)
+            _workbench_parts(path, mtime, threshold, use_reject)
     except Exception as e:  # a fragment's rerun does not pass through main()
         logging.getLogger(__name__).exception("digitnet app failed")
         st.error(f"Something went wrong: {views.one_line(e)}")
 
 
-def _workbench_parts(path: Path, mtime: float, threshold: float) -> None:
+def _workbench_parts(path: Path, mtime: float, threshold: float, use_reject: bool = True) -> None:
     """The answer is written before anything slower (the saliency, the tabs), and Streamlit sends
     each element as soon as it is written, so the answer shows first. Only the open tab is computed."""
     net, meta, lock = _model(str(path), mtime)
@@ -372,9 +375,9 @@ def _workbench_parts(path: Path, mtime: float, threshold: float) -> None:
             else:
                 st.caption("Nothing to read yet: draw a digit, or upload an image of one.")
         else:
-            proba, refused = _not_a_digit(net, meta, lock, x)
+            proba, refused = _not_a_digit(net, meta, lock, x, use_reject)
             _show_reading(net, proba, threshold, refused=refused)
-            teach.feedback(x, proba, image, path)
+            teach.feedback(x, proba, image, path, refused=refused is not None)
     with seen_col:
         if x is not None:
             st.image(views.to_grey_image(x, 6), caption="What the network sees: 28 x 28, centred by mass",
@@ -416,6 +419,8 @@ def _page() -> None:
                             format_func=lambda p: "shipped default model" if p.resolve() == shipped else str(p))
         st.caption(f"Model files found in `{options.models_dir}/` are listed too.")
         threshold = st.slider("Unsure below confidence", 0.0, 1.0, 0.5, 0.05)
+        use_reject = st.toggle('Say "not a digit"', value=not options.no_reject, key="use_reject",
+                               help="The model's reject option: off, it names a digit for anything drawn.")
         teach.sidebar(path, options.models_dir)
     try:
         mtime = path.stat().st_mtime if path.is_file() else 0.0
@@ -424,7 +429,7 @@ def _page() -> None:
         st.error(views.model_problem(path, e))
         return
     mode = number.mode_switch(views.summary(net, meta))
-    _workbench(path, mtime, threshold, mode)
+    _workbench(path, mtime, threshold, mode, use_reject)
     teach.examples_section()
 
 

@@ -64,7 +64,7 @@ def _key(x: np.ndarray) -> str:
 
 
 # -- under each answer --------------------------------------------------------------------------
-def _save(x: np.ndarray, image: np.ndarray, source: str, label: int, answer: int, confidence: float,
+def _save(x: np.ndarray, image: np.ndarray, source: str, label: int, answer: int, confidence: float | None,
           model: str) -> None:
     """The Right / Wrong buttons' callback: store the example, remember it for Undo."""
     try:
@@ -87,15 +87,18 @@ def _sha256(path: str) -> str:
     return _sha256_cached(path, Path(path).stat().st_mtime)
 
 
-def feedback(x: np.ndarray, proba: np.ndarray, image: np.ndarray, model: Path, source: str | None = None) -> None:
-    """"Right" and "Wrong, it is: ..." for the answer ``proba (10,)`` to input ``x (784,)``.
+def feedback(x: np.ndarray, proba: np.ndarray, image: np.ndarray, model: Path, source: str | None = None,
+             refused: bool = False) -> None:
+    """"Right" and "Wrong, it is: ..." for the answer to input ``x (784,)``: the top digit of
+    ``proba (10,)`` and its confidence, or "not a digit" (no confidence) where the model's reject
+    option ``refused`` it.
 
     ``image`` is what was drawn or uploaded (stored as PNG); ``source`` is ``"canvas"`` or
     ``"upload"``, by default ``"canvas"`` for an image of the drawing pad's shape.
     """
     if st.session_state.pop("teach_refresh", False):
         st.rerun(scope="app")  # the page may call this from a fragment: the sidebar's count changed too
-    answer, confidence = int(proba.argmax()), float(proba.max())
+    answer, confidence = (NOT_A_DIGIT, None) if refused else (int(proba.argmax()), float(proba.max()))
     error = st.session_state.pop("teach_error", None)
     if error:
         st.error(f"Not saved: {error}")
@@ -105,14 +108,14 @@ def feedback(x: np.ndarray, proba: np.ndarray, image: np.ndarray, model: Path, s
                    "Draw another, or undo it in the sidebar.")
         return
     args = (x, image, source or ("canvas" if np.shape(image) == CANVAS_SHAPE else "upload"))
-    st.button(f"Right, it is {answer}", key="teach_right", icon=":material/check:", on_click=_save,
+    st.button(f"Right, it is {label_text(answer)}", key="teach_right", icon=":material/check:", on_click=_save,
               args=(*args, answer, answer, confidence, str(model)))
     st.caption("Wrong? It is:")
     for row in (range(5), range(5, 10)):
         for label, col in zip(row, st.columns(5, gap="small")):
             col.button(str(label), key=f"teach_wrong_{label}", on_click=_save, disabled=label == answer,
                        args=(*args, label, answer, confidence, str(model)), width="stretch")
-    st.button("Not a digit", key=f"teach_wrong_{NOT_A_DIGIT}", on_click=_save,
+    st.button("Not a digit", key=f"teach_wrong_{NOT_A_DIGIT}", on_click=_save, disabled=answer == NOT_A_DIGIT,
               args=(*args, NOT_A_DIGIT, answer, confidence, str(model)))
 
 
@@ -254,7 +257,7 @@ def examples_section() -> None:
         table = pd.DataFrame({
             "image": [views.png_data_url(views.to_grey_image(r.x, 2)) for r in rows],
             "id": [r.id for r in rows], "label": [r.label_text for r in rows],
-            "model read": ["-" if r.answer is None else str(r.answer) for r in rows],
+            "model read": ["-" if r.answer is None else label_text(r.answer) for r in rows],
             "source": [r.source for r in rows], "saved": [r.created for r in rows],
         })
         picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="multi-row",

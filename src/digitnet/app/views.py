@@ -34,27 +34,30 @@ _HEAT = np.array(  # anchors of a dark-to-bright sequential map (black, purple, 
 
 @dataclass(frozen=True)
 class AppOptions:
-    """What the page was started with: ``-- --model PATH --models-dir DIR`` or the environment."""
+    """What the page was started with: ``-- --model PATH --models-dir DIR [--no-reject]`` or the
+    environment. ``no_reject``: the sidebar's "Say \"not a digit\"" starts off."""
 
     model: Path
     models_dir: Path
+    no_reject: bool = False
 
 
 def parse_options(argv: Sequence[str], environ: dict[str, str] | None = None) -> AppOptions:
     """Read ``--model`` and ``--models-dir`` from ``argv``, else ``$DIGITNET_MODEL`` and
-    ``$DIGITNET_MODELS_DIR``, else the shipped model and ``./models``. Unknown arguments are ignored
-    (the page may run under a test runner with arguments of its own)."""
+    ``$DIGITNET_MODELS_DIR``, else the shipped model and ``./models``; and ``--no-reject``. Unknown
+    arguments are ignored (the page may run under a test runner with arguments of its own)."""
     env = os.environ if environ is None else environ
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
     parser.add_argument("--model", type=Path)
     parser.add_argument("--models-dir", type=Path)
+    parser.add_argument("--no-reject", action="store_true")
     try:
         args, _ = parser.parse_known_args(list(argv))
     except (argparse.ArgumentError, SystemExit):
-        args = argparse.Namespace(model=None, models_dir=None)
+        args = argparse.Namespace(model=None, models_dir=None, no_reject=False)
     model = args.model or (Path(env["DIGITNET_MODEL"]) if env.get("DIGITNET_MODEL") else default_model_path())
     models_dir = args.models_dir or Path(env.get("DIGITNET_MODELS_DIR") or "models")
-    return AppOptions(model=model, models_dir=models_dir)
+    return AppOptions(model=model, models_dir=models_dir, no_reject=args.no_reject)
 
 
 def list_models(options: AppOptions) -> list[Path]:
