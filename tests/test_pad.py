@@ -1,10 +1,13 @@
 """The pad's strokes as the model reads them: painted again with a pen in proportion to the
 drawing, so that a digit drawn small is its pen path and not a blob; real MNIST digits redrawn
-from their pen paths at the size of a small drawing, read by the shipped model."""
+from their pen paths at the size of a small drawing, read by the shipped model; numbers read
+with the pen's strokes, cut between strokes and never through one."""
 
 from __future__ import annotations
 
+import importlib.util
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +20,9 @@ from digitnet.persistence import load_model  # noqa: E402
 from digitnet.preprocess import to_mnist  # noqa: E402
 from digitnet.strokes import digit_skeletons, pen_points  # noqa: E402
 from test_e2e_browser import STROKES  # noqa: E402
-from test_e2e_number import written  # noqa: E402
+from test_e2e_number import CROSS, written  # noqa: E402
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_pad_read.py"
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +88,46 @@ def test_boxes_grow_within_the_pad():
     reading = number.segment.Reading([number.segment.Part((2, 5, 50, 100), 1, 0.9)])
     assert number.as_drawn(reading, 4).parts[0].box == (0, 1, 54, 104)
     assert number.as_drawn(reading, 0).parts[0].box == (2, 5, 50, 100)
+
+
+def test_stroke_ids_say_which_stroke_painted_each_pixel():
+    strokes = [[(20, 140), (260, 140)], [(140, 20), (140, 260)], [(40, 40)]]
+    ids = canvas.stroke_ids(strokes, pen=10)  # (280, 280)
+    assert ids.dtype == np.int32 and ((ids > 0) == (canvas.rasterize(strokes, pen=10)[..., 0] > 0)).all()
+    assert (ids[140, 30], ids[140, 140], ids[40, 40]) == (1, 2, 3)  # where two cross, the later one
+    assert set(np.unique(canvas.stroke_ids(strokes, pen=10, ids=[5, 5, 9]))) == {0, 5, 9}
+
+
+def test_a_cross_or_a_letter_written_alone_is_not_cut_into_digits(shipped):
+    """An "x" and an "A" in two strokes each: on the number pad, where the reader has the strokes,
+    a part is cut between strokes and never through one, so each is read whole, and refused."""
+    net, meta = shipped
+    letter_a = [[(70, 230), (140, 50), (210, 230)], [(100, 160), (180, 160)]]
+    for shape in (CROSS, letter_a):
+        reading, problem = number.read_strokes(net, meta, threading.Lock(), written(shape))
+        assert problem is None and reading.number == "" and len(reading.rejected) == 1
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_pad_read", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_mnist_numbers_written_touching_are_read_with_their_strokes(shipped, mnist_dir, bench):
+    """40 numbers of four MNIST test digits written on the number pad from their pen paths, every
+    pair of neighbours overlapping by 5 units (``bench_pad_read``): read with the pen's strokes at
+    least 38 right, and more than from the picture alone, which cuts through strokes."""
+    net, meta = shipped
+    test = load_dataset("mnist", mnist_dir, validation=0, progress=False).test
+    X, y = test.X[:160].reshape(40, 4, 28, 28), test.y[:160].reshape(40, 4)
+    rng = np.random.default_rng(0)
+    right = np.zeros(2)
+    for digits, truth in zip(X, y):
+        paths = [bench.written(s, 150, rng) for s in digit_skeletons(digits)]
+        readings = bench.reads(net, meta, *bench.layout(paths, canvas.reading_pen(150), rng, gap=-5))
+        right += [r == "".join(map(str, truth)) for r in readings]
+    picture, strokes = right
+    assert strokes >= 38 and strokes > picture

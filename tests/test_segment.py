@@ -576,3 +576,33 @@ def test_a_zigzag_between_digits_is_left_out(model, mnist):
     for n in (4, 6):
         reading = read(*model, line([X[0], teeth(n, 0.5, tall=20, width=2), X[1]], [6, 6]))
         assert reading.number == f"{y[0]}{y[1]}" and len(reading.rejected) == 1
+
+
+def test_a_page_of_strokes_has_a_part_per_stroke_and_cuts_between_strokes_only(model):
+    """Two digits written touching, each one stroke: on a page of strokes (the app's pad, which
+    knows which stroke painted each pixel) they are two parts, though their ink is one blob; an
+    "x" of two crossing strokes is one part (their columns overlap), cut only between them, never
+    through a stroke; labels of another shape than the image are refused."""
+    img = np.zeros((40, 80), np.float32)
+    ids = np.zeros(img.shape, np.int32)
+    img[5:35, 20:23], ids[5:35, 20:23] = 1.0, 1  # a "1"
+    img[5:35, 23:26], ids[5:35, 23:26] = 1.0, 2  # another, touching it
+    assert len(components(_Page(img))) == 1 and len(components(_Page(img, ids))) == 2
+    x = np.zeros((40, 60), np.float32)
+    x_ids = np.zeros(x.shape, np.int32)
+    for k, cols in enumerate((np.arange(10, 40), np.arange(39, 9, -1)), start=1):
+        for row, col in zip(range(5, 35), cols):
+            x[row, col - 1:col + 2], x_ids[row, col - 1:col + 2] = 1.0, k
+    page = _Page(x, x_ids)
+    (part,) = merge_overlapping(page, components(page))
+    grid = lattice(page, part, 30, segment.CUT_MIN_DETECTOR)
+    assert grid.strokes is not None and len(grid.columns) == 3
+    assert {grid.run(0, 1).labels, grid.run(1, 2).labels} == {frozenset([1]), frozenset([2])}
+    picture = _Page(x)
+    (blob,) = components(picture)
+    assert grid.run(0, 2) == part and len(lattice(picture, blob, 30, segment.CUT_MIN_DETECTOR).columns) > 3
+    with pytest.raises(ValueError, match="the strokes' ids are"):
+        read(*model, x, strokes=x_ids[:, :50])
+    with pytest.raises(ValueError, match="stroke ids must be whole numbers"):
+        read(*model, x, strokes=-x_ids)
+    assert segment.stroke_labels(x_ids.astype(np.int64) * 10**12, x.shape).max() == 2  # any ids, numbered 1, 2

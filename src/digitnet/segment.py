@@ -25,6 +25,10 @@ The steps, each a function below, in the order :func:`read` runs them::
   candidate digit, and so is each pair of neighbouring parts taken as one (strokes of one digit
   that the column rule left apart). A line with more than :data:`MAX_PIECES` candidates is not
   read: each costs milliseconds.
+* **Strokes**: where the pen's path is known (the app's pad), the blobs are the pen's strokes
+  instead (``read(..., strokes=)``): digits written touching are separate strokes, and a part is
+  cut between its strokes only (:func:`stroke_lattice`), never through one, since a digit is
+  written with whole strokes: an "x" or an "A" is not cut into two digits.
 * **Bent cuts**: where the stroke of one digit reaches over its neighbour's columns, no straight
   cut parts them. In a line of several parts, a part whose straight cuts leave doubt (it reads
   as several digits, or as one with little confidence: :data:`BEND_DOUBT`) is tried with each
@@ -144,6 +148,10 @@ ZIGZAG = 0.15
 first again, each by more than this many columns per row, are a scribble's teeth, and the part
 is read whole. Ones written side by side lean the same way: of MNIST's training ones, 6 % lean
 more than this "\\" and 58 % "/" (top to the right)."""
+STROKES = 10
+"""On a page of strokes, a part of more strokes than this is not cut: digits are written with one
+to three strokes each, and a part holds two or three digits at most; dozens of taps or dashes in
+one place are shading or a scribble (cut between them, 60 taps make over a thousand candidates)."""
 FRAGMENT = 0.1
 """Bits of a cut piece with less than this share of its ink belong to the digit on the other side."""
 BLOT_WIDTH = 0.3
@@ -208,12 +216,18 @@ class _Piece:
 
 
 class _Page:
-    """The ink of one image (bright on 0) and its labelled blobs."""
+    """The ink of one image (bright on 0) and its labelled blobs: its 8-connected blobs of ink, or,
+    given ``strokes (H, W)`` (the pen stroke that painted each pixel, 1, 2, ..., 0 for none), the
+    ink of each stroke."""
 
-    def __init__(self, gray: np.ndarray) -> None:
+    def __init__(self, gray: np.ndarray, strokes: np.ndarray | None = None) -> None:
         self.gray = gray  # (H, W) ink in [0, 1]
-        self.labels, n = label(gray > INK_LEVEL, structure=np.ones((3, 3)))  # (H, W) blob ids 1..n
-        self.slices = find_objects(self.labels)  # n (rows, cols) bounding slices
+        self.by_stroke = strokes is not None
+        if strokes is None:
+            self.labels, _ = label(gray > INK_LEVEL, structure=np.ones((3, 3)))  # (H, W) blob ids 1..n
+        else:
+            self.labels = np.where(gray > INK_LEVEL, strokes, 0)  # (H, W) stroke ids
+        self.slices = find_objects(self.labels)  # (rows, cols) bounding slices of ids 1, 2, ...
         self.last: tuple[_Piece, tuple[int, int, np.ndarray] | None] | None = None
 
     def own(self, piece: _Piece) -> tuple[int, int, np.ndarray] | None:
@@ -261,10 +275,15 @@ class _Page:
         mine = mask[y0 - my0:y1 - my0, x0 - mx0:x1 - mx0]  # (h, w)
         own = mine | (self.labels[y0:y1, x0:x1] == 0)  # (h, w)
         image = np.pad(np.where(own, self.gray[y0:y1, x0:x1], 0.0), 2)  # (h + 4, w + 4)
-        if len(piece.labels) > 1:  # strokes of one digit drawn apart: close the small gaps between them
+        if len(piece.labels) > 1 and self.apart(mine):  # strokes of one digit drawn apart: close the gaps
             size = max(3, round(GAP_CLOSE * (y1 - y0)))
             image = grey_closing(image, size=(size, size))
         return image
+
+    def apart(self, mask: np.ndarray) -> bool:
+        """Whether the ink of ``mask (h, w)`` lies in more than one blob: always, for the blobs of
+        a piece of several; strokes may touch."""
+        return not self.by_stroke or label(mask, structure=np.ones((3, 3)))[1] > 1
 
 
 def components(page: _Page) -> list[_Piece]:
@@ -371,20 +390,35 @@ def _log_width_prior(digit: int, w: int, h: int) -> float:
 class _Lattice:
     """One part of the line and the columns it may be cut at, from its left edge to its right
     edge; ``bends[i]``: the cut at ``columns[i]`` bent round the strokes, a column for each row
-    of the image, or None."""
+    of the image, or None.
+
+    A part of a page of strokes is cut between its strokes instead: ``strokes`` holds their ids
+    from left to right (by the middle of each), ``spans`` their column ranges, and cut ``i`` lies
+    between stroke ``i - 1`` and stroke ``i`` (``columns`` counts the cuts: ``0 .. len(strokes)``).
+    """
 
     piece: _Piece
     columns: list[int]
     bends: list[tuple[int, ...] | None]
+    strokes: list[int] | None = None
+    spans: list[tuple[int, int]] | None = None
 
     def run(self, i: int, j: int, bent_i: bool = False, bent_j: bool = False) -> _Piece:
-        """The piece between ``columns[i]`` and ``columns[j]``, each cut straight or bent; the
-        whole part for the whole run."""
+        """The piece between ``columns[i]`` and ``columns[j]``, each cut straight or bent (or
+        the strokes between cuts ``i`` and ``j``); the whole part for the whole run."""
         if i == 0 and j == len(self.columns) - 1:
             return self.piece
+        if self.strokes is not None:
+            return _Piece(frozenset(self.strokes[i:j]), self.piece.x0, self.piece.x1)
         left, right = self.bends[i] if bent_i else None, self.bends[j] if bent_j else None
         return _Piece(self.piece.labels, min(left) if left else self.columns[i],
                       max(right) if right else self.columns[j], left, right)
+
+    def width(self, i: int, j: int) -> int:
+        """How many columns the run from cut ``i`` to cut ``j`` spans (straight cuts)."""
+        if self.spans is None:
+            return self.columns[j] - self.columns[i]
+        return max(x1 for _, x1 in self.spans[i:j]) - min(x0 for x0, _ in self.spans[i:j])
 
     def runs(self, tall: int) -> list[tuple[int, int, bool, bool]]:
         """Every run of consecutive slices a digit may fill, ``(i, j, bent_i, bent_j)``: the whole
@@ -392,7 +426,7 @@ class _Lattice:
         n = len(self.columns)
         forms = [[False] + ([True] if b is not None else []) for b in self.bends]
         return [(i, j, a, b) for i in range(n - 1) for j in range(i + 1, n)
-                if (i, j) == (0, n - 1) or self.columns[j] - self.columns[i] <= MAX_WIDTH * tall
+                if (i, j) == (0, n - 1) or self.width(i, j) <= MAX_WIDTH * tall
                 for a in forms[i] for b in forms[j]]
 
 
@@ -440,18 +474,34 @@ def _part_ink(page: _Page, piece: _Piece) -> tuple[tuple[int, int, int, int], np
 def lattice(page: _Page, piece: _Piece, tall: int, cut_min: float = CUT_MIN) -> _Lattice:
     """The straight columns ``piece`` may be cut at: none for a part at most ``cut_min`` line
     heights wide, too narrow to hold two digits, wider than ``LONG``, or a :func:`blot`, else its
-    ``CUTS`` deepest valleys and a cut every ``CUT_STEP`` line heights, 3 px apart at least."""
+    ``CUTS`` deepest valleys and a cut every ``CUT_STEP`` line heights, 3 px apart at least. On a
+    page of strokes, such a part is cut between its strokes only (:func:`stroke_lattice`), if it
+    has at most ``STROKES`` of them."""
     (x0, _, x1, _), part = _part_ink(page, piece)
     w = x1 - x0
+    cuttable = cut_min * tall < w <= LONG * tall and not blot(part, tall)
+    if page.by_stroke:
+        cuttable = cuttable and len(piece.labels) <= STROKES
+        return stroke_lattice(page, piece) if cuttable else _Lattice(piece, [x0, x1], [None, None])
     profile = part.sum(axis=0)  # (w,) ink per column
     cuts: list[int] = []
-    if cut_min * tall < w <= LONG * tall and not blot(part, tall):
+    if cuttable:
         step = max(2, round(CUT_STEP * tall))
         for c in valleys(profile, CUTS) + list(range(step, w - 2, step)):
             if c >= 3 and c <= w - 3 and all(abs(c - d) >= 3 for d in cuts):
                 cuts.append(c)
     columns = [0, *sorted(cuts), w]
     return _Lattice(piece, [x0 + c for c in columns], [None] * len(columns))
+
+
+def stroke_lattice(page: _Page, piece: _Piece) -> _Lattice:
+    """``piece``, a part of a page of strokes, cut between its strokes: a digit is written with
+    whole strokes, so no piece takes part of one (a stroke across an "x" or an "A" is not cut into
+    two digits), and one whose strokes reach over its neighbour's columns is still taken whole."""
+    spans = {k: (page.slices[k - 1][1].start, page.slices[k - 1][1].stop) for k in piece.labels}
+    order = sorted(spans, key=lambda k: (spans[k][0] + spans[k][1], k))  # by the middle of each stroke
+    cuts = len(order) + 1
+    return _Lattice(piece, list(range(cuts)), [None] * cuts, order, [spans[k] for k in order])
 
 
 def with_bends(page: _Page, grid: _Lattice, tall: int) -> _Lattice:
@@ -574,9 +624,9 @@ class _Line:
         straight cuts did not part well: one whose best straight cutting
         (:func:`split_touching`) reads more than one digit, or reads the whole part under
         ``log(BEND_DOUBT)``. Not in a drawing of one part: bent, a letter's strokes come apart
-        as digits; nor where the line would then have more than ``MAX_PIECES`` candidates. The
-        line's pieces must already be read."""
-        if self.lone:
+        as digits; nor where the line would then have more than ``MAX_PIECES`` candidates; nor on
+        a page of strokes, cut between strokes. The line's pieces must already be read."""
+        if self.lone or self.page.by_stroke:
             return
         straight, self.grids = self.grids, list(self.grids)
         for k, grid in enumerate(straight):
@@ -638,8 +688,26 @@ def ink(image: Any) -> np.ndarray:
     return gray
 
 
-def read(net: Any, meta: dict[str, Any], image: Any, use_reject: bool = True) -> Reading:
+def stroke_labels(strokes: Any, shape: tuple[int, int]) -> np.ndarray:
+    """The stroke ids ``strokes (H, W)`` (0 for none) numbered 1, 2, ... in their order, ``(H, W)``
+    int64; a :class:`ValueError` for ids of another shape than the image's, or not whole numbers
+    of 0 or more."""
+    ids = np.asarray(strokes)
+    if ids.shape != shape:
+        raise ValueError(f"the strokes' ids are {ids.shape}, the image {shape}")
+    if ids.dtype.kind not in "iu" or (ids.size and ids.min() < 0):
+        raise ValueError("stroke ids must be whole numbers, 0 where no stroke painted")
+    found, index = np.unique(ids, return_inverse=True)  # ids in order, and each pixel's place among them
+    return (index.reshape(shape) + (found[0] != 0)).astype(np.int64)  # (H, W) 0 stays 0
+
+
+def read(net: Any, meta: dict[str, Any], image: Any, use_reject: bool = True, strokes: np.ndarray | None = None
+         ) -> Reading:
     """Read the number in ``image`` (anything :func:`digitnet.preprocess.to_grayscale` takes).
+
+    ``strokes (H, W)``, where the pen's path is known (the app's pad), says which stroke painted
+    each pixel (1, 2, ..., 0 for none): the parts are then the strokes (joined where their columns
+    overlap), and a part is cut between its strokes, never through one (:func:`stroke_lattice`).
 
     With ``use_reject``, a part is refused ("not a digit") when the model's reject option refuses
     it (:func:`digitnet.reject.classify`); but in a line of several parts, a part of a digit's size
@@ -652,7 +720,8 @@ def read(net: Any, meta: dict[str, Any], image: Any, use_reject: bool = True) ->
     best reading leaves out (:meth:`_Line.best`) is not a digit either; nor is a mark left out or
     a line across digits, with the reject option or without.
     """
-    page = _Page(ink(image))
+    gray = ink(image)
+    page = _Page(gray, None if strokes is None else stroke_labels(strokes, gray.shape))
     reader = _Reader(net, meta, page)
     found = line(page, CUT_MIN_DETECTOR if reader.detector else CUT_MIN)
     straight = found.candidates()

@@ -232,19 +232,35 @@ def reading_pen(size: float) -> float:
     return max(1.0, min(max(float(PEN), low * size), high * size))
 
 
+def _paint(strokes: Sequence[Sequence[Sequence[float]]], width: int, pen: float, mode: str,
+           fills: Sequence[int]) -> np.ndarray:
+    """Each stroke painted ``pen`` wide with round ends and joints, in its ``fills`` value, over
+    the ones before it; ``(SIDE, width)``."""
+    image = Image.new(mode, (width, SIDE), 0)
+    draw = ImageDraw.Draw(image)
+    r = pen / 2
+    for stroke, fill in zip(strokes, fills):
+        points = [(float(x), float(y)) for x, y in stroke]
+        if len(points) > 1:
+            draw.line(points, fill=fill, width=max(1, round(pen)), joint="curve")
+        for x, y in (points[0], points[-1]):  # round caps
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=fill)
+    return np.asarray(image)  # (SIDE, width)
+
+
 def rasterize(strokes: Sequence[Sequence[Sequence[float]]], width: int = SIDE, pen: float = PEN) -> np.ndarray:
     """Paint strokes white on black, ``pen`` wide with round ends and joints (``PEN``: as the
     canvas shows them); ``(SIDE, width, 4)`` RGBA ``uint8`` (one canvas unit per pixel)."""
-    image = Image.new("L", (width, SIDE), 0)
-    draw = ImageDraw.Draw(image)
-    r = pen / 2
-    for stroke in strokes:
-        points = [(float(x), float(y)) for x, y in stroke]
-        if len(points) > 1:
-            draw.line(points, fill=255, width=max(1, round(pen)), joint="curve")
-        for x, y in (points[0], points[-1]):  # round caps
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
-    grey = np.asarray(image)  # (SIDE, width)
+    grey = _paint(strokes, width, pen, "L", [255] * len(strokes))  # (SIDE, width)
     alpha = np.full_like(grey, 255)
     return np.stack([grey, grey, grey, alpha], axis=-1)  # (SIDE, width, 4)
+
+
+def stroke_ids(strokes: Sequence[Sequence[Sequence[float]]], width: int = SIDE, pen: float = PEN,
+               ids: Sequence[int] | None = None) -> np.ndarray:
+    """Which stroke painted each pixel of :func:`rasterize`'s image, ``(SIDE, width)`` int32: 1 for
+    the first stroke, 2 for the second, ... (or ``ids[k]`` for stroke ``k``: dots that draw one
+    pen path share one), 0 where none did; where strokes cross, the later one."""
+    fills = list(ids) if ids is not None else range(1, len(strokes) + 1)
+    return _paint(strokes, width, pen, "I", fills).astype(np.int32)  # (SIDE, width)
 

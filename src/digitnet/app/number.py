@@ -5,7 +5,8 @@ In Number mode the pad is :data:`WIDTH` canvas units wide and ``canvas.SIDE`` ta
 four digits fit side by side at the height of one; on a phone it shrinks to the width of the screen.
 On each pen-up the strokes are painted again (``canvas.rasterize``, with a pen in proportion to
 the digits' height, ``canvas.reading_pen``) and read by
-:func:`digitnet.segment.read`, which cuts the drawing into parts and reads each with the model's
+:func:`digitnet.segment.read` with the stroke that painted each pixel (``canvas.stroke_ids``): it
+cuts the drawing into parts between strokes, never through one, and reads each with the model's
 reject option. The answer is the number in large type; each part's box is drawn over the strokes
 with its digit and confidence, and parts the model refuses are marked "not a digit" and left out
 of the number.
@@ -130,7 +131,8 @@ def read_strokes(net: Any, meta: dict[str, Any], lock: threading.Lock, strokes: 
     try:
         pen = canvas.reading_pen(canvas.extent(strokes)[1])  # in proportion to the digits' height
         with lock:
-            reading = segment.read(net, meta, canvas.rasterize(strokes, WIDTH, pen), use_reject)
+            reading = segment.read(net, meta, canvas.rasterize(strokes, WIDTH, pen), use_reject,
+                                   canvas.stroke_ids(strokes, WIDTH, pen))
         return as_drawn(reading, (canvas.PEN - pen) / 2), None
     except BlankImageError:
         return None, "Too little ink to read: write the digits larger."
