@@ -3,9 +3,6 @@ tells a digit the reader's cuts cannot take apart from one they can."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -13,15 +10,9 @@ from digitnet.data import load_dataset
 from digitnet.models import default_model_path
 from digitnet.persistence import load_model
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_read.py"
-
-
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_read", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(benchmark_script):
+    return benchmark_script("bench_read")
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,7 @@ with the pen's strokes, cut between strokes and never through one."""
 
 from __future__ import annotations
 
-import importlib.util
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,8 +19,6 @@ from digitnet.preprocess import to_mnist  # noqa: E402
 from digitnet.strokes import digit_skeletons, pen_points  # noqa: E402
 from test_e2e_browser import STROKES  # noqa: E402
 from test_e2e_number import CROSS, written  # noqa: E402
-
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_pad_read.py"
 
 
 @pytest.fixture(scope="module")
@@ -109,11 +105,8 @@ def test_a_cross_or_a_letter_written_alone_is_not_cut_into_digits(shipped):
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_pad_read", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(benchmark_script):
+    return benchmark_script("bench_pad_read")
 
 
 def test_mnist_numbers_written_touching_are_read_with_their_strokes(shipped, mnist_dir, bench):
