@@ -263,4 +263,3 @@ def stroke_ids(strokes: Sequence[Sequence[Sequence[float]]], width: int = SIDE, 
     pen path share one), 0 where none did; where strokes cross, the later one."""
     fills = list(ids) if ids is not None else range(1, len(strokes) + 1)
     return _paint(strokes, width, pen, "I", fills).astype(np.int32)  # (SIDE, width)
-
