@@ -578,16 +578,37 @@ def test_a_zigzag_between_digits_is_left_out(model, mnist):
         assert reading.number == f"{y[0]}{y[1]}" and len(reading.rejected) == 1
 
 
-def test_a_page_of_strokes_has_a_part_per_stroke_and_cuts_between_strokes_only(model):
+def test_two_strokes_leaning_apart_are_no_ones_on_a_page_of_strokes(model):
+    """A "V" and a "/\\" of two strokes, each read as a "1": one person wrote them, and one
+    person's ones lean the same way, so on a page of strokes two in a row leaning apart are a
+    letter's strokes, and the part is read whole (in a picture, three are needed: two ones from
+    different writers, pushed together, may lean apart)."""
+    for v in (teeth(2, 0.5), teeth(2, 0.5)[::-1]):
+        v = np.pad(v, 8)
+        ids = np.where(v > 0, 1 + (np.arange(v.shape[1]) >= v.shape[1] // 2), 0).astype(np.int32)  # (h, w)
+        assert read(*model, v, strokes=ids).number == ""
+
+
+def test_a_page_of_strokes_is_cut_between_strokes_only(model):
     """Two digits written touching, each one stroke: on a page of strokes (the app's pad, which
-    knows which stroke painted each pixel) they are two parts, though their ink is one blob; an
-    "x" of two crossing strokes is one part (their columns overlap), cut only between them, never
-    through a stroke; labels of another shape than the image are refused."""
-    img = np.zeros((40, 80), np.float32)
+    knows which stroke painted each pixel) their ink is one part, as in a picture, holding both
+    strokes, and it is cut between them; an "x" of two crossing strokes is one part, cut only
+    between them, never through a stroke; labels of another shape than the image are refused."""
+    img = np.zeros((50, 80), np.float32)
     ids = np.zeros(img.shape, np.int32)
     img[5:35, 20:23], ids[5:35, 20:23] = 1.0, 1  # a "1"
     img[5:35, 23:26], ids[5:35, 23:26] = 1.0, 2  # another, touching it
-    assert len(components(_Page(img))) == 1 and len(components(_Page(img, ids))) == 2
+    img[5:35, 50:53], ids[5:35, 50:53] = 1.0, 3  # a third, apart
+    img[34:42, 53:70], ids[34:42, 53:70] = 1.0, 4  # a low stroke touching the third: a mark alone
+    ones = _Page(img, ids)
+    parts = segment.merge_touching(ones, merge_overlapping(ones, components(ones)))
+    assert [p.labels for p in parts] == [frozenset([1, 2]), frozenset([3, 4])]
+    found = segment.line(ones)
+    assert found.tall == 30  # the strokes' height, not the parts' (30 and 37)
+    assert [g.piece.labels for g in found.grids] == [frozenset([1, 2]), frozenset([3]), frozenset([4])]
+    assert {m.labels for m in found.marks} == {frozenset([4])}  # a mark stays apart, touching or not
+    grid = found.grids[0]
+    assert [grid.run(0, 1).labels, grid.run(1, 2).labels] == [frozenset([1]), frozenset([2])]
     x = np.zeros((40, 60), np.float32)
     x_ids = np.zeros(x.shape, np.int32)
     for k, cols in enumerate((np.arange(10, 40), np.arange(39, 9, -1)), start=1):
