@@ -578,6 +578,28 @@ def test_a_zigzag_between_digits_is_left_out(model, mnist):
         assert reading.number == f"{y[0]}{y[1]}" and len(reading.rejected) == 1
 
 
+def test_a_stroke_may_join_the_neighbouring_part_on_a_page_of_strokes(model):
+    """A stroke drawn apart from the rest of its digit may touch the next digit instead, and is
+    then in that digit's part: the join of two neighbouring parts takes the last strokes of one
+    with the first strokes of the other, and the rest of each is cut as usual; a mark is joined
+    whole."""
+    img = np.zeros((40, 80), np.float32)
+    ids = np.zeros(img.shape, np.int32)
+    for k, (c0, c1) in enumerate([(20, 23), (28, 31), (31, 34), (38, 41)], start=1):
+        img[5:35, c0:c1], ids[5:35, c0:c1] = 1.0, k  # four upright strokes, the second touching the third
+    img[6:9, 41:47], ids[6:9, 41:47] = 1.0, 5  # a mark, touching the fourth
+    found = segment.line(_Page(img, ids))
+    assert [g.piece.labels for g in found.grids] == [{1}, {2, 3}, {4}, {5}]
+    assert [(i, j, p.labels) for i, j, p in found.stroke_joins(1)] == [(0, 1, {1, 2})]
+    assert [(i, j, p.labels) for i, j, p in found.stroke_joins(2)] == [(1, 1, {3, 4})]
+    assert found.stroke_joins(3) == [] and found.stroke_joins(0) == []  # a mark whole: joins[3] itself
+    reader = segment._Reader(*model, found.page)
+    reader.read(found.candidates())
+    score, pieces = segment.split_touching(reader, found.grids[1], found.tall, start=1)
+    assert [p.labels for p in pieces] == [{3}] and score > -np.inf
+    assert read(*model, img, strokes=ids).number == "1111"
+
+
 def test_two_strokes_leaning_apart_are_no_ones_on_a_page_of_strokes(model):
     """A "V" and a "/\\" of two strokes, each read as a "1": one person wrote them, and one
     person's ones lean the same way, so on a page of strokes two in a row leaning apart are a

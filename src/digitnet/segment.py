@@ -562,8 +562,11 @@ def _part_score(reader: _Reader, piece: _Piece, tall: int, cut: bool) -> float:
     return score - SHORT_COST if short else score
 
 
-def split_touching(reader: _Reader, grid: _Lattice, tall: int) -> tuple[float, list[_Piece]]:
-    """The best cutting of one part into digits, left to right, and its score.
+def split_touching(reader: _Reader, grid: _Lattice, tall: int, start: int = 0, stop: int | None = None
+                   ) -> tuple[float, list[_Piece]]:
+    """The best cutting of one part into digits, left to right, and its score; of its ink between
+    cuts ``start`` and ``stop`` only, where a neighbouring digit takes the strokes beyond them
+    (:meth:`_Line.stroke_joins`).
 
     A cutting scores the sum of its pieces' :func:`_part_score`: each piece's confidence is at
     most 1, so two pieces win over the whole only when the model is surer of both together than
@@ -574,10 +577,11 @@ def split_touching(reader: _Reader, grid: _Lattice, tall: int) -> tuple[float, l
     whole part: a scribble's teeth are no row of ones.
     """
     n = len(grid.columns)
-    best: dict[tuple[int, bool], float] = {(0, False): 0.0}  # (cut, bent) -> the best score left of it
-    back = {(n - 1, False): (0, False)}  # (cut, bent) -> where the best run ending there starts
+    stop = n - 1 if stop is None else stop
+    best: dict[tuple[int, bool], float] = {(start, False): 0.0}  # (cut, bent) -> the best score left of it
+    back = {(stop, False): (start, False)}  # (cut, bent) -> where the best run ending there starts
     for i, j, bent_i, bent_j in grid.runs(tall):
-        if best.get((i, bent_i), -np.inf) == -np.inf:
+        if j > stop or best.get((i, bent_i), -np.inf) == -np.inf:
             continue
         piece = grid.run(i, j, bent_i, bent_j)
         if reader.seen[piece] is None and j - i < n - 1:
@@ -586,17 +590,18 @@ def split_touching(reader: _Reader, grid: _Lattice, tall: int) -> tuple[float, l
             score = _part_score(reader, piece, tall, cut=j - i < n - 1)
         if best[(i, bent_i)] + score > best.get((j, bent_j), -np.inf):
             best[(j, bent_j)], back[(j, bent_j)] = best[(i, bent_i)] + score, (i, bent_i)
-    pieces, end = [], (n - 1, False)
-    while end[0] > 0:
-        start = back[end]
-        piece = grid.run(start[0], end[0], start[1], end[1])
+    pieces, end = [], (stop, False)
+    while end[0] > start:
+        begin = back[end]
+        piece = grid.run(begin[0], end[0], begin[1], end[1])
         if reader.seen[piece] is not None:
             pieces.append(piece)
-        end = start
+        end = begin
     pieces = pieces[::-1]
-    if _zigzag(reader, pieces):  # a scribble's teeth: one part
-        return _part_score(reader, grid.piece, tall, cut=False), [grid.piece]
-    return best.get((n - 1, False), -np.inf), pieces
+    if _zigzag(reader, pieces):  # a scribble's teeth: one part, not some of its strokes
+        return (_part_score(reader, grid.piece, tall, cut=False), [grid.piece]) if (start, stop) == (0, n - 1) \
+            else (-np.inf, [])
+    return best.get((stop, False), -np.inf), pieces
 
 
 def _slant(page: _Page, piece: _Piece) -> float:
@@ -642,7 +647,29 @@ class _Line:
     def candidates(self) -> list[_Piece]:
         """Every piece to read: each run of each part, each join, each line across digits."""
         runs = [g.run(*r) for g in self.grids for r in g.runs(self.tall)]
-        return runs + [p for p in self.joins if p is not None] + self.across
+        ends = [p for k in range(len(self.grids)) for _, _, p in self.stroke_joins(k)]
+        return runs + [p for p in self.joins if p is not None] + ends + self.across
+
+    def stroke_joins(self, k: int) -> list[tuple[int, int, _Piece]]:
+        """On a page of strokes, where parts ``k - 1`` and ``k`` may be joined, the strokes of
+        part ``k - 1`` right of its cut ``i`` joined with those of part ``k`` left of its cut
+        ``j``, for every such pair but the two whole parts (``joins[k]``): ``(i, j, piece)``. A
+        stroke drawn apart from the rest of its digit may touch the next digit instead (the loop
+        of a "6" that touches the "9" after it, the body of a "5" whose flag is a mark). A mark
+        is joined whole."""
+        if k == 0 or self.joins[k] is None or not self.page.by_stroke:
+            return []
+        a, b = self.grids[k - 1], self.grids[k]
+        starts = range(len(a.strokes)) if a.strokes and a.piece not in self.marks else [0]
+        stops = range(1, len(b.strokes) + 1) if b.strokes and b.piece not in self.marks else [len(b.columns) - 1]
+        ends = []
+        for i in starts:
+            for j in stops:
+                if (i, j) != (0, len(b.columns) - 1):
+                    left = frozenset(a.strokes[i:]) if a.strokes else a.piece.labels
+                    right = frozenset(b.strokes[:j]) if b.strokes else b.piece.labels
+                    ends.append((i, j, _Piece(left | right, 0, self.page.gray.shape[1])))
+        return ends
 
     def bend_doubtful(self, reader: _Reader) -> None:
         """Try bent cuts as well (:func:`with_bends`) in each part that may be touching digits the
@@ -666,7 +693,9 @@ class _Line:
     def best(self, reader: _Reader, skip: bool) -> tuple[list[_Piece], set[_Piece]]:
         """The pieces of the best reading, left to right, and those of them left out as no digit:
         dynamic programming over the parts, each part cut (:func:`split_touching`), joined to its
-        left neighbour at ``JOIN_COST``, or, with ``skip`` and a detector, left out at
+        left neighbour at ``JOIN_COST`` (on a page of strokes, also its first strokes with the
+        neighbour's last ones, the rest of each cut: :meth:`stroke_joins`), or, with ``skip`` and
+        a detector, left out at
         ``SKIP_COST``. A mark is not read alone: it is joined, or left out at ``MARK_COST``."""
         n = len(self.grids)
         best: list[tuple[float, list[_Piece], set[_Piece]]] = [(0.0, [], set())]
@@ -680,6 +709,11 @@ class _Line:
             if k > 0 and self.joins[k] is not None:
                 joined = _part_score(reader, self.joins[k], self.tall, cut=False) - JOIN_COST
                 options.append((best[k - 1][0] + joined, best[k - 1][1] + [self.joins[k]], best[k - 1][2]))
+            for i, j, ends in self.stroke_joins(k):
+                head, before = split_touching(reader, self.grids[k - 1], self.tall, stop=i) if i else (0.0, [])
+                tail, after = split_touching(reader, self.grids[k], self.tall, start=j)
+                joined = head + _part_score(reader, ends, self.tall, cut=False) - JOIN_COST + tail
+                options.append((best[k - 1][0] + joined, best[k - 1][1] + before + [ends] + after, best[k - 1][2]))
             if skip and reader.detector and reader.seen[whole] is not None and whole not in self.marks:
                 no_digit = np.log(max(1.0 - reader.seen[whole][3], 1e-12)) - SKIP_COST
                 options.append((best[k][0] + no_digit, best[k][1] + [whole], best[k][2] | {whole}))
