@@ -265,6 +265,14 @@ class _Page:
             mask &= np.isin(bits, 1 + np.flatnonzero(sizes >= FRAGMENT * sizes.sum()))
         return (y0, x0, mask) if mask.any() else None
 
+    def holds(self, piece: _Piece, labels: frozenset[int]) -> bool:
+        """Whether any of the piece's own ink (:meth:`own`) belongs to the blobs ``labels``."""
+        found = self.own(piece)
+        if found is None:
+            return False
+        y0, x0, mask = found
+        return bool(np.isin(self.labels[y0:y0 + mask.shape[0], x0:x0 + mask.shape[1]][mask], list(labels)).any())
+
     def box(self, piece: _Piece) -> tuple[int, int, int, int] | None:
         """The bounding box of the piece's ink, or None if it has none."""
         found = self.own(piece)
@@ -567,7 +575,7 @@ def split_touching(reader: _Reader, grid: _Lattice, tall: int, start: int = 0, s
                    ) -> tuple[float, list[_Piece]]:
     """The best cutting of one part into digits, left to right, and its score; of its ink between
     cuts ``start`` and ``stop`` only, where a neighbouring digit takes the strokes beyond them
-    (:meth:`_Line.stroke_joins`).
+    (:meth:`_Line.end_joins`).
 
     A cutting scores the sum of its pieces' :func:`_part_score`: each piece's confidence is at
     most 1, so two pieces win over the whole only when the model is surer of both together than
@@ -648,28 +656,40 @@ class _Line:
     def candidates(self) -> list[_Piece]:
         """Every piece to read: each run of each part, each join, each line across digits."""
         runs = [g.run(*r) for g in self.grids for r in g.runs(self.tall)]
-        ends = [p for k in range(len(self.grids)) for _, _, p in self.stroke_joins(k)]
+        ends = [p for k in range(len(self.grids)) for _, _, p in self.end_joins(k)]
         return runs + [p for p in self.joins if p is not None] + ends + self.across
 
-    def stroke_joins(self, k: int) -> list[tuple[int, int, _Piece]]:
-        """On a page of strokes, where parts ``k - 1`` and ``k`` may be joined, the strokes of
-        part ``k - 1`` right of its cut ``i`` joined with those of part ``k`` left of its cut
-        ``j``, for every such pair but the two whole parts (``joins[k]``): ``(i, j, piece)``. A
-        stroke drawn apart from the rest of its digit may touch the next digit instead (the loop
-        of a "6" that touches the "9" after it, the body of a "5" whose flag is a mark). A mark
-        is joined whole."""
-        if k == 0 or self.joins[k] is None or not self.page.by_stroke:
+    def end_joins(self, k: int) -> list[tuple[int, int, _Piece]]:
+        """The ink of part ``k - 1`` right of its cut ``i`` joined with that of part ``k`` left of
+        its cut ``j``, for every such pair but the two whole parts (``joins[k]``): ``(i, j,
+        piece)``. A stroke drawn apart from the rest of its digit may touch the next digit instead
+        (the loop of a "6" that touches the "9" after it, the body of a "5" whose flag reaches the
+        next digit, the lower stroke of a "2" whose top touches the "5" before it). On a page of
+        strokes, of parts that may be joined (``joins[k]``), between strokes. In a picture, of
+        parts whose columns overlap (the stroke lies over the columns of the rest of its digit; 2
+        candidates more a 4-digit number, where parts that merely lie near would make 30), at
+        straight cuts, at most ``MAX_WIDTH`` line heights wide. A mark is joined whole."""
+        if k == 0 or self.joins[k] is None and self.page.by_stroke:
             return []
         a, b = self.grids[k - 1], self.grids[k]
-        starts = range(len(a.strokes)) if a.strokes and a.piece not in self.marks else [0]
-        stops = range(1, len(b.strokes) + 1) if b.strokes and b.piece not in self.marks else [len(b.columns) - 1]
+        if not self.page.by_stroke and self.page.box(b.piece)[0] >= self.page.box(a.piece)[2]:
+            return []
+        last = len(b.columns) - 1
+        starts = range(len(a.columns) - 1) if a.piece not in self.marks else [0]
+        stops = range(1, last + 1) if b.piece not in self.marks else [last]
+        width = self.page.gray.shape[1]
         ends = []
         for i in starts:
             for j in stops:
-                if (i, j) != (0, len(b.columns) - 1):
+                if (i, j) == (0, last):
+                    continue
+                if self.page.by_stroke:
                     left = frozenset(a.strokes[i:]) if a.strokes else a.piece.labels
                     right = frozenset(b.strokes[:j]) if b.strokes else b.piece.labels
-                    ends.append((i, j, _Piece(left | right, 0, self.page.gray.shape[1])))
+                    ends.append((i, j, _Piece(left | right, 0, width)))
+                elif b.columns[j] - a.columns[i] <= MAX_WIDTH * self.tall:
+                    ends.append((i, j, _Piece(a.piece.labels | b.piece.labels, a.columns[i] if i else 0,
+                                              b.columns[j] if j < last else width)))
         return ends
 
     def bend_doubtful(self, reader: _Reader) -> None:
@@ -694,10 +714,11 @@ class _Line:
     def best(self, reader: _Reader, skip: bool) -> tuple[list[_Piece], set[_Piece]]:
         """The pieces of the best reading, left to right, and those of them left out as no digit:
         dynamic programming over the parts, each part cut (:func:`split_touching`), joined to its
-        left neighbour at ``JOIN_COST`` (on a page of strokes, also its first strokes with the
-        neighbour's last ones, the rest of each cut: :meth:`stroke_joins`), or, with ``skip`` and
-        a detector, left out at
-        ``SKIP_COST``. A mark is not read alone: it is joined, or left out at ``MARK_COST``."""
+        left neighbour at ``JOIN_COST`` (also the ink left of one of its cuts with the
+        neighbour's right of one of its own, the rest of each cut: :meth:`end_joins`; not where
+        either side's ink is left out of the join as a fragment of the other's), or, with
+        ``skip`` and a detector, left out at ``SKIP_COST``. A mark is not read alone: it is
+        joined, or left out at ``MARK_COST``."""
         n = len(self.grids)
         best: list[tuple[float, list[_Piece], set[_Piece]]] = [(0.0, [], set())]
         for k in range(n):
@@ -710,7 +731,10 @@ class _Line:
             if k > 0 and self.joins[k] is not None:
                 joined = _part_score(reader, self.joins[k], self.tall, cut=False) - JOIN_COST
                 options.append((best[k - 1][0] + joined, best[k - 1][1] + [self.joins[k]], best[k - 1][2]))
-            for i, j, ends in self.stroke_joins(k):
+            for i, j, ends in self.end_joins(k):
+                if not (self.page.holds(ends, self.grids[k - 1].piece.labels)
+                        and self.page.holds(ends, self.grids[k].piece.labels)):
+                    continue
                 head, before = split_touching(reader, self.grids[k - 1], self.tall, stop=i) if i else (0.0, [])
                 tail, after = split_touching(reader, self.grids[k], self.tall, start=j)
                 joined = head + _part_score(reader, ends, self.tall, cut=False) - JOIN_COST + tail
