@@ -340,20 +340,24 @@ def test_a_part_s_end_may_join_the_neighbouring_part_in_a_picture():
     """A blob holding a "1" and the upper stroke of the next digit, and that digit's lower stroke
     apart over some of the same columns: the joins take the blob's ink right of each of its cuts
     with the stroke's (or its ink left of each of its own cuts), at most ``MAX_WIDTH`` line
-    heights wide; parts whose columns do not overlap are joined whole only (``joins``)."""
+    heights wide; parts whose columns do not overlap are joined whole only (``joins``). A join
+    whose piece leaves one side's ink out, as a fragment of the other's, holds none of that side
+    (:meth:`_Page.holds`), and the best reading passes it by."""
     img = np.zeros((40, 80), np.float32)
     img[5:35, 20:23] = 1.0  # a "1"
     img[5:8, 23:36] = 1.0  # the upper stroke of the next digit, touching it
-    img[20:35, 33:43] = 1.0  # its lower stroke, apart, over three of the upper stroke's columns
+    img[20:35, 33:46] = 1.0  # its lower stroke, apart, over three of the upper stroke's columns
     found = segment.line(_Page(img))
     a, b = found.grids
-    assert len(a.columns) > 2 and len(b.columns) == 2  # the blob is cut, the stroke is not
+    assert a.columns == [20, 24, 27, 30, 36] and b.columns == [33, 46]  # the blob is cut, the stroke is not
     ends = found.end_joins(1)
-    assert [(i, j) for i, j, _ in ends] == [(i, 1) for i in range(1, len(a.columns) - 1)]
+    assert [(i, j) for i, j, _ in ends] == [(1, 1), (2, 1), (3, 1)]
     assert all(p.labels == a.piece.labels | b.piece.labels and p.x0 == a.columns[i] and p.x1 == img.shape[1]
                for i, _, p in ends)
+    holds = [(found.page.holds(p, a.piece.labels), found.page.holds(p, b.piece.labels)) for _, _, p in ends]
+    assert holds == [(True, True), (True, True), (False, True)]  # 18 px of the blob beside 195: a fragment
     apart = img.copy()
-    apart[20:35, 33:43], apart[20:35, 37:47] = 0.0, 1.0  # the lower stroke right of the blob's columns
+    apart[20:35, 33:46], apart[20:35, 37:50] = 0.0, 1.0  # the lower stroke right of the blob's columns
     assert segment.line(_Page(apart)).end_joins(1) == []
 
 
