@@ -23,8 +23,10 @@ The steps, each a function below, in the order :func:`read` runs them::
   steps (:func:`lattice`), unless its strokes are too wide for a digit (:func:`blot`) or it is
   wider than :data:`LONG` line heights (a scribble). Every run between two of those cuts is a
   candidate digit, and so is each pair of neighbouring parts taken as one (strokes of one digit
-  that the column rule left apart). A line with more than :data:`MAX_PIECES` candidates is not
-  read: each costs milliseconds.
+  that the column rule left apart), whole or, where their columns overlap, the end of one with
+  the start of the other (:meth:`_Line.end_joins`: a digit in two strokes, one of them touching
+  its neighbour). A line with more than :data:`MAX_PIECES` candidates is not read: each costs
+  milliseconds.
 * **Strokes**: where the pen's path is known (the app's pad, ``read(..., strokes=)``), the
   strokes are merged by their columns first, and those that touch are then one part, as their
   ink is (:func:`merge_touching`); a part is cut between its strokes only (:func:`stroke_lattice`),
