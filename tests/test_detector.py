@@ -92,7 +92,7 @@ def test_the_shipped_detector_keeps_digits_and_rejects_held_out_non_digits(shipp
 
 def test_a_row_the_model_cannot_place_is_refused_even_where_the_detector_passes_it(shipped, data):
     """Evidence 0 under the floor on the top calibrated probability; the floor keeps 99.9 % of
-    the validation digits."""
+    the validation digits. ``floor=0`` gives the detector's score alone."""
     net, meta = shipped
     section = meta["reject"]["detector"]
     scores, evidence, threshold = reject.assess(net, meta, data.validation.X)
@@ -100,6 +100,8 @@ def test_a_row_the_model_cannot_place_is_refused_even_where_the_detector_passes_
     low = scores.max(axis=1) < section["floor"]
     assert 0 < low.mean() <= 0.002 and np.all(evidence[low] == 0.0)
     assert np.mean(evidence >= threshold) >= 0.995
+    _, alone, _ = reject.assess(net, meta, data.validation.X, floor=0.0)
+    assert np.array_equal(alone[~low], evidence[~low]) and np.all(alone[low] > 0.0)
 
 
 def test_the_detector_is_saved_with_the_model_and_checked_on_load(shipped, tmp_path):

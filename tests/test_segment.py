@@ -412,6 +412,27 @@ def test_a_digit_the_detector_doubts_is_read_in_a_number(model, mnist, monkeypat
     assert read(net, doubting, img).number == ""
 
 
+def test_a_digit_the_model_hesitates_over_is_read_in_a_number(model, mnist, monkeypatch):
+    """The MNIST test digits the model reads right and the detector keeps, but whose top
+    probability is under the model's floor (8 of 10,000), are refused alone; between two digits,
+    read whole, they are judged by the detector alone and read (without that, 1 of the 8)."""
+    X, y = mnist
+    net, meta = model
+    scores, evidence, threshold = reject.assess(net, meta, X.reshape(-1, *net.input_shape), floor=0.0)
+    floor = meta["reject"]["detector"]["floor"]
+    hesitant = np.flatnonzero((scores.max(axis=1) < floor) & (evidence >= threshold) & (scores.argmax(axis=1) == y))
+    assert len(hesitant) == 8
+
+    def numbers() -> int:
+        return sum(read(net, meta, line(X[[0, i, 1]], [6, 6])).number == f"{y[0]}{y[i]}{y[1]}" for i in hesitant)
+
+    assert numbers() >= 6
+    assert sum(read(net, meta, np.pad(X[i], 8)).number == "" for i in hesitant) >= 6
+    monkeypatch.setattr(segment._Reader, "evidence",
+                        lambda self, piece: self.seen[piece][3] if self.seen[piece][1].max() >= self.floor else 0.0)
+    assert numbers() <= 2
+
+
 def scribble():
     """A random zigzag of 2 px strokes on 28 x 28 that the shipped model reads as no digit."""
     rng = np.random.default_rng(21)

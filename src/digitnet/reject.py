@@ -100,14 +100,16 @@ def fit_detector(net: Any, head: Any, X: np.ndarray, temperature: float) -> dict
             "architecture": head.config()}
 
 
-def assess(net: Any, meta: dict[str, Any], X: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def assess(net: Any, meta: dict[str, Any], X: np.ndarray, floor: float | None = None
+           ) -> tuple[np.ndarray, np.ndarray, float]:
     """``(scores (n, 10), evidence (n,), threshold)`` for the rows of ``X (n, 784)``: a row is
     "not a digit" when its evidence is under the threshold.
 
     The evidence is the detector's score where the model has one (``net.detector``, with its
     section ``meta["reject"]["detector"]``), set to 0 where the top calibrated probability is
-    under the section's floor; else the top calibrated probability. For a model without reject
-    settings it is the top raw probability, with a threshold of 0 (nothing is rejected).
+    under the section's floor (or under ``floor``, where given; 0: the detector's score alone); else
+    the top calibrated probability. For a model without reject settings it is the top raw
+    probability, with a threshold of 0 (nothing is rejected).
     """
     fitted = settings(meta)
     head = getattr(net, "detector", None) if fitted else None  # any object with predict_proba will do
@@ -119,7 +121,8 @@ def assess(net: Any, meta: dict[str, Any], X: np.ndarray) -> tuple[np.ndarray, n
         P = net.predict_proba(X)  # (n, 10)
     scores = calibrate(P, fitted["temperature"]) if fitted else P  # (n, 10)
     if head is not None:
-        evidence = np.where(scores.max(axis=1) >= section["floor"], head.predict_raw(F)[:, 0], 0.0)  # (n,)
+        least = section["floor"] if floor is None else floor
+        evidence = np.where(scores.max(axis=1) >= least, head.predict_raw(F)[:, 0], 0.0)  # (n,)
         return scores, evidence, float(section["threshold"])
     return scores, scores.max(axis=1), fitted["threshold"] if fitted else 0.0
 

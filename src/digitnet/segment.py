@@ -48,7 +48,9 @@ The steps, each a function below, in the order :func:`read` runs them::
   (:data:`SKIP_COST`); a part the model reads with too little confidence is reported as not a
   digit; for a digit-sized part in a line of digits the bar is lower than the model's own reject
   threshold (:data:`READ_THRESHOLD`, :data:`READ_EVIDENCE`), since one refused digit loses the
-  whole number. A drawing of one part is held to the model's own bar.
+  whole number, and a part read whole is judged by the detector alone, without the model's floor
+  on the top probability (:meth:`_Reader.evidence`). A drawing of one part is held to the model's
+  own bar.
 
 Boxes are ``(x0, y0, x1, y1)`` in pixels of the input image, ``x1`` and ``y1`` exclusive.
 """
@@ -376,14 +378,28 @@ def valleys(profile: np.ndarray, k: int = CUTS) -> list[int]:
 
 class _Reader:
     """Reads pieces with one model, remembering each piece's box, calibrated scores ``(10,)``,
-    whether the model's reject option refuses it, and the evidence that it is a digit
-    (:func:`digitnet.reject.assess`)."""
+    whether the model's reject option refuses it, and its evidence of being a digit
+    (:func:`digitnet.reject.assess` without the floor on the top probability: for a model with a
+    detector, the detector's score alone; :meth:`evidence` applies the floor). ``whole``: the
+    pieces that are whole parts of the line, or two neighbouring parts joined."""
 
     def __init__(self, net: Any, meta: dict[str, Any], page: _Page) -> None:
         self.net, self.meta, self.page = net, meta, page
         self.detector = getattr(net, "detector", None) is not None and reject.settings(meta) is not None
+        self.floor = float(meta["reject"]["detector"]["floor"]) if self.detector else 0.0
         self.seen: dict[_Piece, tuple[tuple[int, int, int, int], np.ndarray, bool, float] | None] = {}
         self.threshold = 0.0
+        self.whole: set[_Piece] = set()
+
+    def evidence(self, piece: _Piece) -> float:
+        """The evidence that the read ``piece`` is a digit: for a model with a detector, the
+        detector's score, but 0 where the top probability is under the model's floor, unless the
+        piece is whole (:attr:`whole`). The floor keeps the pieces cut from a scribble, which the
+        detector may take for digits, from being read; a digit written apart from the others and
+        read whole is judged by the detector alone, as the model may hesitate between two readings
+        of it (0.1 % of MNIST's digits are under the floor, most read right)."""
+        _, scores, _, evidence = self.seen[piece]
+        return evidence if piece in self.whole or scores.max() >= self.floor else 0.0
 
     def read(self, pieces: list[_Piece]) -> None:
         """Classify every piece not yet seen, in one batch; an empty piece is None."""
@@ -398,11 +414,16 @@ class _Reader:
             keys.append((p, box))
         X = np.array([r for r in rows if r is not None], np.float32).reshape(-1, 784)  # (m, 784)
         if len(X):
-            scores, evidence, self.threshold = reject.assess(self.net, self.meta, X.reshape(-1, *self.net.input_shape))
+            scores, evidence, self.threshold = reject.assess(self.net, self.meta, X.reshape(-1, *self.net.input_shape),
+                                                             floor=0.0)
         answers = iter(range(len(X)))
         for (p, box), r in zip(keys, rows):
-            i = None if r is None else next(answers)
-            self.seen[p] = None if i is None else (box, scores[i], bool(evidence[i] < self.threshold), float(evidence[i]))
+            if r is None:
+                self.seen[p] = None
+                continue
+            i = next(answers)
+            refused = evidence[i] < self.threshold or scores[i].max() < self.floor
+            self.seen[p] = (box, scores[i], bool(refused), float(evidence[i]))
 
 
 def _size(box: tuple[int, int, int, int]) -> int:
@@ -562,14 +583,14 @@ def _part_score(reader: _Reader, piece: _Piece, tall: int, cut: bool) -> float:
     answer = reader.seen[piece]
     if answer is None:
         return -np.inf
-    (x0, y0, x1, y1), scores, _, evidence = answer
+    (x0, y0, x1, y1), scores, _, _ = answer
     short = _size((x0, y0, x1, y1)) < CUT_HEIGHT * tall
     if cut and (short or (x1 - x0 < CUT_WIDTH * tall and y1 - y0 < SLIVER_HEIGHT * tall)):
         return -np.inf
     digit = int(scores.argmax())
     score = np.log(max(float(scores[digit]), 1e-12)) + WIDTH_WEIGHT * _log_width_prior(digit, x1 - x0, max(y1 - y0, tall))
     if reader.detector:  # its probability that the piece is a digit: low for halves of digits
-        score += np.log(max(evidence, 1e-12))
+        score += np.log(max(reader.evidence(piece), 1e-12))
     return score - SHORT_COST if short else score
 
 
@@ -742,7 +763,7 @@ class _Line:
                 joined = head + _part_score(reader, ends, self.tall, cut=False) - JOIN_COST + tail
                 options.append((best[k - 1][0] + joined, best[k - 1][1] + before + [ends] + after, best[k - 1][2]))
             if skip and reader.detector and reader.seen[whole] is not None and whole not in self.marks:
-                no_digit = np.log(max(1.0 - reader.seen[whole][3], 1e-12)) - SKIP_COST
+                no_digit = np.log(max(1.0 - reader.evidence(whole), 1e-12)) - SKIP_COST
                 options.append((best[k][0] + no_digit, best[k][1] + [whole], best[k][2] | {whole}))
             best.append(max(options, key=lambda o: o[0]))
         return best[-1][1], best[-1][2]
@@ -807,17 +828,18 @@ def read(net: Any, meta: dict[str, Any], image: Any, use_reject: bool = True, st
     it (:func:`digitnet.reject.classify`); but in a line of several parts, a part of a digit's size
     (its longer side at least ``CUT_HEIGHT`` of the line height, at most ``MAX_WIDTH`` wide) is
     held to a lower bar: the top calibrated probability :data:`READ_THRESHOLD`, or for a model with
-    a detector (``net.detector``, which then decides alone) :data:`READ_EVIDENCE` of the
-    detector's threshold. A drawing of one part (and marks) has no other digits to be the size of:
-    it is held to the model's own bar, and when it is cut into pieces of which one is refused, it
-    is read as one part (a letter cut into a "1" and a refused rest is not a digit). A part the
-    best reading leaves out (:meth:`_Line.best`) is not a digit either; nor is a mark left out or
-    a line across digits, with the reject option or without.
+    a detector (``net.detector``, which then decides alone, :meth:`_Reader.evidence`)
+    :data:`READ_EVIDENCE` of the detector's threshold. A drawing of one part (and marks) has no
+    other digits to be the size of: it is held to the model's own bar, and when it is cut into
+    pieces of which one is refused, it is read as one part (a letter cut into a "1" and a refused
+    rest is not a digit). A part the best reading leaves out (:meth:`_Line.best`) is not a digit
+    either; nor is a mark left out or a line across digits, with the reject option or without.
     """
     gray = ink(image)
     page = _Page(gray, None if strokes is None else stroke_labels(strokes, gray.shape))
     reader = _Reader(net, meta, page)
     found = line(page, CUT_MIN_DETECTOR if reader.detector else CUT_MIN)
+    reader.whole = {g.piece for g in found.grids} | {p for p in found.joins if p is not None}
     straight = found.candidates()
     if len(straight) > MAX_PIECES:
         raise ValueError(f"too many ways to cut this into digits ({len(straight):,}, at most "
@@ -836,11 +858,11 @@ def read(net: Any, meta: dict[str, Any], image: Any, use_reject: bool = True, st
         if answer is None:  # a mark or a line across with nothing left once prepared: left out
             reading.parts.append(Part(page.box(piece), None, 0.0, reject.REASON))
             continue
-        box, scores, refused, evidence = answer
+        box, scores, refused, _ = answer
         digit, confidence = int(scores.argmax()), float(scores.max())
         sized = not lone and _size(box) >= CUT_HEIGHT * tall and box[2] - box[0] <= MAX_WIDTH * tall
         if reader.detector:
-            kept = sized and evidence >= READ_EVIDENCE * reader.threshold
+            kept = sized and reader.evidence(piece) >= READ_EVIDENCE * reader.threshold
         else:  # refused on the top probability alone
             kept = sized and confidence >= READ_THRESHOLD
         no_digit = piece in found.marks or piece in found.across  # with the reject option or without
