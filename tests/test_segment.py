@@ -4,12 +4,13 @@ specks dropped, non-digits reported; numbers composed from real MNIST test digit
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from scipy.ndimage import grey_closing
 
 from digitnet.data import load_dataset
 from digitnet.models import default_model_path
 from digitnet.outliers import held_out_outliers
 from digitnet.persistence import load_model
-from digitnet.preprocess import BlankImageError, to_mnist
+from digitnet.preprocess import BlankImageError, ink_to_mnist, to_mnist
 from digitnet import reject, segment
 from digitnet.segment import (_Page, _Piece, bend, components, lattice, merge_overlapping, read, valleys,
                               with_bends)
@@ -64,6 +65,47 @@ def test_strokes_of_one_digit_that_do_not_touch_are_merged():
     assert len(blobs) == 2
     (merged,) = merge_overlapping(page, blobs)
     assert page.box(merged) == (12, 8, 28, 30)
+
+
+def test_the_gap_between_two_strokes_is_closed_but_not_the_loop_of_one():
+    """A small ring above a bar, one pixel apart: the part's image is closed in the gap between
+    them, while the ring's hole, which closing the whole image fills, stays empty."""
+    img = np.zeros((40, 40), np.float32)
+    img[8:14, 16:22] = 1.0
+    img[10:12, 18:20] = 0.0  # the ring's hole, 2 x 2
+    img[15:30, 18:20] = 1.0  # the bar, one empty row below the ring
+    page = _Page(img)
+    (part,) = merge_overlapping(page, components(page))
+    box = page.box(part)
+    image = page.image(part, box)  # (h + 4, w + 4): the box with a 2 px margin
+    x0, y0 = box[0] - 2, box[1] - 2
+    assert image[14 - y0, 18 - x0:20 - x0].min() == 1.0  # the gap filled
+    assert image[10 - y0:12 - y0, 18 - x0:20 - x0].max() == 0.0  # the hole kept
+    whole = grey_closing(np.pad(img[box[1]:box[3], box[0]:box[2]], 2), size=(3, 3))
+    assert whole[10 - y0:12 - y0, 18 - x0:20 - x0].min() == 1.0
+
+
+def test_two_stroke_digits_read_better_closed_in_their_gaps_alone(model, mnist):
+    """The first 2,000 test digits with a band erased (two strokes): the part's image closed in
+    its gaps alone reads right where closed everywhere it reads wrong (a small loop filled) more
+    often than the other way round: 11 against 4."""
+    X, y = mnist
+    net, _ = model
+    rng = np.random.default_rng(3)
+    mended = spoilt = 0
+    for i in range(2000):
+        img = np.pad(broken(X[i], rng), 6)
+        page = _Page(img)
+        parts = merge_overlapping(page, components(page))
+        if len(parts) != 1 or len(parts[0].labels) < 2:
+            continue
+        box = page.box(parts[0])
+        everywhere = grey_closing(np.pad(img[box[1]:box[3], box[0]:box[2]], 2), size=(3, 3))
+        rows = np.array([ink_to_mnist(everywhere), ink_to_mnist(page.image(parts[0], box))])  # (2, 784)
+        before, after = net.predict(rows.reshape(-1, *net.input_shape)) == y[i]
+        mended += after and not before
+        spoilt += before and not after
+    assert mended >= spoilt + 4
 
 
 def test_a_low_stroke_is_a_mark_that_may_join_its_neighbour():

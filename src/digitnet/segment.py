@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import distance_transform_edt, find_objects, grey_closing, label
+from scipy.ndimage import binary_dilation, distance_transform_edt, find_objects, grey_closing, label
 
 from . import reject
 from .preprocess import (INK_LEVEL, BlankImageError, check_ink, ink_to_mnist, normalise_polarity,
@@ -78,8 +78,9 @@ SMALL = 0.4
 """A part lower than this share of the tallest is a mark (a dot, a comma, a dash, a stroke cut
 from a digit), never a digit on its own; a blob this low over several digits is a line across them."""
 GAP_CLOSE = 0.1
-"""A part made of several blobs is closed (dilated, then eroded) over this share of its height,
-so that the model sees the strokes of a 5 or a 4 drawn apart as one digit."""
+"""A part made of several blobs is closed (dilated, then eroded) over this share of its height
+in the gaps between its blobs (:meth:`_Page.gaps`), so that the model sees the strokes of a 5 or
+a 4 drawn apart as one digit."""
 CUT_MIN = 0.6
 """A part wider than this times the line height may be digits that touch, and is tried cut (a
 "1" touching a narrow digit is this wide)."""
@@ -296,8 +297,18 @@ class _Page:
         image = np.pad(np.where(own, self.gray[y0:y1, x0:x1], 0.0), 2)  # (h + 4, w + 4)
         if len(piece.labels) > 1 and self.apart(mine):  # strokes of one digit drawn apart: close the gaps
             size = max(3, round(GAP_CLOSE * (y1 - y0)))
-            image = grey_closing(image, size=(size, size))
+            image = np.where(self.gaps(mine, box, size), grey_closing(image, size=(size, size)), image)
         return image
+
+    def gaps(self, mine: np.ndarray, box: tuple[int, int, int, int], size: int) -> np.ndarray:
+        """Where closing the image of a piece of several blobs (its ink ``mine (h, w)`` in
+        ``box``) over ``size`` px may add ink, ``(h + 4, w + 4)`` with the image's margin: within
+        ``size // 2`` px of two of its blobs, in the gaps between them; not in the loops of one,
+        which closing would fill (a small "8" in two strokes would read as a "1")."""
+        x0, y0, x1, y1 = box
+        ids = np.pad(np.where(mine, self.labels[y0:y1, x0:x1], 0), 2)  # (h + 4, w + 4) the blobs' ids
+        near = [binary_dilation(ids == k, np.ones((size, size), bool)) for k in np.unique(ids[ids > 0])]
+        return np.sum(near, axis=0) >= 2  # (h + 4, w + 4)
 
     def apart(self, mask: np.ndarray) -> bool:
         """Whether the ink of ``mask (h, w)`` lies in more than one blob: always, for the blobs of
