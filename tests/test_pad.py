@@ -9,6 +9,7 @@ import threading
 
 import numpy as np
 import pytest
+from scipy.ndimage import label
 
 pytest.importorskip("streamlit")  # the app extra; CI installs it
 from digitnet.app import canvas, number  # noqa: E402
@@ -137,3 +138,21 @@ def test_mnist_numbers_written_touching_are_read_with_their_strokes(shipped, mni
         right += [r == "".join(map(str, truth)) for r in readings]
     picture, strokes = right
     assert strokes >= 38 and strokes > picture
+
+
+def test_the_benchmark_writes_two_digits_in_one_stroke(mnist_dir, bench):
+    """``bench_pad_read.layout(..., joined=k)``: path ``k`` and the one before it are one stroke,
+    their dots and the line drawn between their nearest points sharing one id, and their ink is
+    one blob however far apart they are written; the paths around them keep ids of their own."""
+    test = load_dataset("mnist", mnist_dir, validation=0, progress=False).test
+    rng = np.random.default_rng(0)
+    paths = [bench.written(s, 150, rng) for s in digit_skeletons(test.X[:3].reshape(3, 28, 28))]
+    pen = canvas.reading_pen(150)
+    dots, ids = bench.layout(paths, pen, rng, gap=30, joined=2)
+    firsts = len(paths[0][0])
+    assert len(set(ids[:firsts])) == len(set(paths[0][1])) and set(ids[:firsts]).isdisjoint(ids[firsts:])
+    assert len(set(ids[firsts:])) == 1 and len(dots) > sum(len(p[0]) for p in paths)  # the joining line's dots
+    painted = canvas.stroke_ids(dots, number.WIDTH, pen, ids)
+    joined = painted == ids[-1]
+    _, n = label(joined, structure=np.ones((3, 3)))
+    assert n == 1 and joined[:, :300].sum() < joined.sum()
