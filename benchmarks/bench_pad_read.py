@@ -75,7 +75,8 @@ def layout(paths: list[tuple[np.ndarray, np.ndarray]], pen: float, rng: np.rando
             apart = np.linalg.norm(before[:, None] - placed[None], axis=-1)  # (m, n) from each dot before to each here
             a, b = np.unravel_index(apart.argmin(), apart.shape)
             line = np.linspace(before[a], placed[b], max(2, int(apart[a, b])))  # (l, 2) one point a unit
-            placed, index = np.concatenate([placed, line]), np.zeros(len(placed) + len(line), int)
+            index = np.zeros(len(placed) + len(line), int)  # (n + l,) one stroke
+            placed = np.concatenate([placed, line])  # (n + l, 2)
             ids[start:] = [ids[start]] * (len(ids) - start)
             first = ids[start] - 1
         dots += [[[float(px), float(py)]] for px, py in placed]
