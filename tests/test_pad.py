@@ -1,7 +1,8 @@
 """The pad's strokes as the model reads them: painted again with a pen in proportion to the
 drawing, so that a digit drawn small is its pen path and not a blob; real MNIST digits redrawn
 from their pen paths at the size of a small drawing, read by the shipped model; numbers read
-with the pen's strokes, cut between strokes and never through one."""
+with the pen's strokes, cut between strokes, and through one only where it writes two sure
+digits."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from scipy.ndimage import label
 
 pytest.importorskip("streamlit")  # the app extra; CI installs it
+from digitnet import segment  # noqa: E402
 from digitnet.app import canvas, number  # noqa: E402
 from digitnet.data import load_dataset  # noqa: E402
 from digitnet.models import default_model_path  # noqa: E402
@@ -156,3 +158,42 @@ def test_the_benchmark_writes_two_digits_in_one_stroke(mnist_dir, bench):
     joined = painted == ids[-1]
     _, n = label(joined, structure=np.ones((3, 3)))
     assert n == 1 and joined[:, :300].sum() < joined.sum()
+
+
+ONE_STROKE = {
+    "W": [[(20, 50), (70, 230), (140, 80), (210, 230), (260, 50)]],
+    "M": [[(30, 230), (30, 50), (140, 180), (250, 50), (250, 230)]],
+    "zigzag": [[(10, 60), (60, 220), (110, 60), (160, 220), (210, 60), (260, 220)]],
+    "spiral": [[(140 + 8 * t * np.cos(t), 140 + 8 * t * np.sin(t)) for t in np.linspace(0, 15, 120)]],
+}
+"""Shapes written in one stroke, wider than a digit."""
+
+
+def test_a_letter_or_a_scribble_in_one_stroke_is_not_split_into_digits(shipped):
+    """A stroke as wide as two digits, refused read whole, is split only where both halves are
+    sure digits (``segment.THROUGH_SURE``): cut by columns, the "M" reads "14" (a "1" at 1.0, a
+    "4" at 0.87), no pair of sure digits, so it is read whole and refused, as are the others."""
+    net, meta = shipped
+    for shape in ONE_STROKE.values():
+        for scale in (0.8, 0.5):
+            reading, problem = number.read_strokes(net, meta, threading.Lock(), written(shape, scale=scale))
+            assert problem is None and reading.number == "" and len(reading.rejected) == 1
+
+
+def test_two_digits_written_in_one_stroke_are_split(shipped, mnist_dir, bench, monkeypatch):
+    """30 pairs of MNIST test digits written on the pad, each pair in one stroke, the pen drawing a
+    line between them (``bench_pad_read.layout(..., joined=1)``): read with the strokes, at least
+    12 pairs are read exactly, the stroke split in two; never split, none is."""
+    net, meta = shipped
+    test = load_dataset("mnist", mnist_dir, validation=0, progress=False).test
+    X, y = test.X[:60].reshape(30, 2, 28, 28), test.y[:60].reshape(30, 2)
+    right, split = {}, segment.THROUGH
+    for through in (split, np.inf):
+        monkeypatch.setattr(segment, "THROUGH", through)
+        rng = np.random.default_rng(0)
+        right[through] = 0
+        for digits, truth in zip(X, y):
+            paths = [bench.written(s, 150, rng) for s in digit_skeletons(digits)]
+            _, with_strokes = bench.reads(net, meta, *bench.layout(paths, canvas.reading_pen(150), rng, 30, joined=1))
+            right[through] += with_strokes == "".join(map(str, truth))
+    assert right[split] >= 12 and right[np.inf] == 0

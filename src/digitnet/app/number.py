@@ -6,8 +6,8 @@ four digits fit side by side at the height of one; on a phone it shrinks to the 
 On each pen-up the strokes are painted again (``canvas.rasterize``, with a pen in proportion to
 the digits' height, ``canvas.reading_pen``) and read by
 :func:`digitnet.segment.read` with the stroke that painted each pixel (``canvas.stroke_ids``): it
-cuts the drawing into parts between strokes, never through one, and reads each with the model's
-reject option. The answer is the number in large type; each part's box is drawn over the strokes
+cuts the drawing into parts between strokes (through one only where it writes two sure digits,
+the pen not lifted) and reads each with the model's reject option. The answer is the number in large type; each part's box is drawn over the strokes
 with its digit and confidence, and parts the model refuses are marked "not a digit" and left out
 of the number.
 
