@@ -8,7 +8,8 @@ until their ink touches or overlaps by up to 10 units. A pen path's strokes are 
 pieces, and a sixth of the digits are written in two strokes (the top and the bottom of the path,
 which touch, as a "4" or a "5" is often written). The same numbers are written again with their
 middle two digits in one stroke, as a pen that is not lifted writes them: the two digits' strokes
-are one, joined by a straight line between their nearest points. The held-out non-digits (``bench_reject``'s:
+are one, joined by a straight line between their nearest points (``--join bottom-top``: from the
+first's lowest point to the second's highest). The held-out non-digits (``bench_reject``'s:
 letters and symbols of other fonts, spirals, zigzags, stars) are written the same way, alone and
 between two digits.
 
@@ -17,6 +18,7 @@ and read twice by ``segment.read``, reject option on: from the picture alone (8-
 as ``digitnet read`` reads a screenshot) and with the strokes (as the app reads its pad).
 
     .venv/bin/python benchmarks/bench_pad_read.py [--model PATH] [--numbers 300] [--non-digits 300]
+        [--seed 0] [--join nearest|bottom-top]
 """
 
 from __future__ import annotations
@@ -56,12 +58,14 @@ def written(skel: np.ndarray, height: float, rng: np.random.Generator) -> tuple[
 
 
 def layout(paths: list[tuple[np.ndarray, np.ndarray]], pen: float, rng: np.random.Generator, gap: float | None = None,
-           joined: int | None = None) -> tuple[list[list[list[float]]], list[int]]:
+           joined: int | None = None, join: str = "nearest") -> tuple[list[list[list[float]]], list[int]]:
     """Pen paths side by side on the number pad, left to right: their points as one-point strokes
     (dots, as ``bench_pad`` draws) and the id of the stroke each dot belongs to, unique in the
     drawing. Ink gaps are random (``TOUCHING``) or all ``gap`` units. Path ``joined`` is written
-    in one stroke with the path before it: all their dots, and a line between their nearest
-    points, share one id."""
+    in one stroke with the path before it: all their dots, and a line between them, share one
+    id; the line joins their nearest points, or with ``join="bottom-top"`` the lowest point of the
+    path before to the highest of this one (a pen going on from the bottom of one digit to the top
+    of the next)."""
     dots, ids = [], []
     x, first, start, before = 20.0, 0, 0, np.zeros((0, 2))
     for k, (points, stroke) in enumerate(paths):
@@ -74,6 +78,8 @@ def layout(paths: list[tuple[np.ndarray, np.ndarray]], pen: float, rng: np.rando
         if k == joined:
             apart = np.linalg.norm(before[:, None] - placed[None], axis=-1)  # (m, n) from each dot before to each here
             a, b = np.unravel_index(apart.argmin(), apart.shape)
+            if join == "bottom-top":  # y grows downwards
+                a, b = before[:, 1].argmax(), placed[:, 1].argmin()
             line = np.linspace(before[a], placed[b], max(2, int(apart[a, b])))  # (l, 2) one point a unit
             index = np.zeros(len(placed) + len(line), int)  # (n + l,) one stroke
             placed = np.concatenate([placed, line])  # (n + l, 2)
@@ -107,6 +113,8 @@ def main() -> None:
     parser.add_argument("--non-digits", type=int, default=300,
                         help="held-out non-digits to write, alone and between digits (those that thin to nothing left out)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--join", choices=["nearest", "bottom-top"], default="nearest",
+                        help="where the line that writes the middle two digits in one stroke runs (layout)")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
     net, meta = load_model(args.model)
@@ -124,7 +132,7 @@ def main() -> None:
         truth = "".join(map(str, y[pick]))
         pen = canvas.reading_pen(height)
         right += [r == truth for r in reads(net, meta, *layout(paths, pen, rng))]
-        one_stroke += [r == truth for r in reads(net, meta, *layout(paths, pen, joins, joined=2))]
+        one_stroke += [r == truth for r in reads(net, meta, *layout(paths, pen, joins, joined=2, join=args.join))]
     print(f"4-digit numbers read exactly ({args.numbers:5})      {right[0] / args.numbers:7.1%}  "
           f"{right[1] / args.numbers:7.1%}")
     print(f"  the middle two digits in one stroke         {one_stroke[0] / args.numbers:7.1%}  "

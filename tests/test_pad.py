@@ -145,7 +145,8 @@ def test_mnist_numbers_written_touching_are_read_with_their_strokes(shipped, mni
 def test_the_benchmark_writes_two_digits_in_one_stroke(mnist_dir, bench):
     """``bench_pad_read.layout(..., joined=k)``: path ``k`` and the one before it are one stroke,
     their dots and the line drawn between their nearest points sharing one id, and their ink is
-    one blob however far apart they are written; the paths around them keep ids of their own."""
+    one blob however far apart they are written; the paths around them keep ids of their own.
+    With ``join="bottom-top"`` the line runs from the lowest dot of one to the highest of the next."""
     test = load_dataset("mnist", mnist_dir, validation=0, progress=False).test
     rng = np.random.default_rng(0)
     paths = [bench.written(s, 150, rng) for s in digit_skeletons(test.X[:3].reshape(3, 28, 28))]
@@ -158,6 +159,11 @@ def test_the_benchmark_writes_two_digits_in_one_stroke(mnist_dir, bench):
     joined = painted == ids[-1]
     _, n = label(joined, structure=np.ones((3, 3)))
     assert n == 1 and joined[:, :300].sum() < joined.sum()
+    dots, _ = bench.layout(paths, pen, rng, gap=30, joined=2, join="bottom-top")
+    points = np.array([d[0] for d in dots])  # (n, 2) each path's dots in turn, then the joining line's
+    second, third = firsts + len(paths[1][0]), firsts + len(paths[1][0]) + len(paths[2][0])
+    line = points[third:]  # from the second path's lowest dot (y grows downwards) to the third's highest
+    assert line[0, 1] == points[firsts:second, 1].max() and line[-1, 1] == points[second:third, 1].min()
 
 
 ONE_STROKE = {
