@@ -137,6 +137,8 @@ def main() -> None:
           f"{right[1] / args.numbers:7.1%}")
     print(f"  the middle two digits in one stroke         {one_stroke[0] / args.numbers:7.1%}  "
           f"{one_stroke[1] / args.numbers:7.1%}  {time.perf_counter() - start:7.1f}")
+    if args.non_digits == 0:
+        return
     others = [s for s in digit_skeletons(held_out_outliers(args.non_digits, rng).reshape(-1, 28, 28)) if s.any()]
     start, alone, between = time.perf_counter(), np.zeros(2), np.zeros(2)
     for other in others:

@@ -7,9 +7,9 @@ On each pen-up the strokes are painted again (``canvas.rasterize``, with a pen i
 the digits' height, ``canvas.reading_pen``) and read by
 :func:`digitnet.segment.read` with the stroke that painted each pixel (``canvas.stroke_ids``): it
 cuts the drawing into parts between strokes (through one only where it writes two sure digits,
-the pen not lifted) and reads each with the model's reject option. The answer is the number in large type; each part's box is drawn over the strokes
-with its digit and confidence, and parts the model refuses are marked "not a digit" and left out
-of the number.
+the pen not lifted) and reads each with the model's reject option. The answer is the number in
+large type; each part's box is drawn over the strokes with its digit and confidence, and parts
+the model refuses are marked "not a digit" and left out of the number.
 
 The pure functions (:func:`mark`, :func:`marks`, :func:`parts_line`, :func:`unsure`) make the
 overlay and the words from a reading and are tested without Streamlit; :func:`workbench` puts them
