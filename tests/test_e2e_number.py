@@ -126,6 +126,25 @@ def test_a_part_that_is_not_a_digit_is_marked_and_left_out(page):
     clear(page)
 
 
+TWO_TWOS = [[(10, 90), (40, 50), (90, 50), (110, 90), (100, 140), (10, 240), (120, 240),
+             (170, 90), (200, 50), (250, 50), (270, 90), (260, 140), (170, 240), (280, 240)]]
+"""A "22" written without lifting the pen: the first 2's foot runs on into the second's top."""
+
+
+def test_two_digits_written_without_lifting_the_pen_are_read(page):
+    """One stroke that writes "22" is split in two (``segment.split_strokes``): two digits, a box
+    on each."""
+    write(page, written(TWO_TWOS))
+    try:
+        expect_number(page, "22")
+    finally:
+        page.screenshot(path=str(SHOTS / "digitnet-number-one-stroke.png"), full_page=True)
+    page.get_by_text("Left to right:", exact=False).wait_for()
+    expect_coloured(page, number.COLOURS["digit"])
+    assert page.get_by_text("not a digit (dashed red box)", exact=False).count() == 0
+    clear(page)
+
+
 def test_switching_modes_keeps_each_drawing(page):
     write(page, written(STROKES[4], STROKES[1]))
     expect_number(page, "41")
