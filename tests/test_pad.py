@@ -186,6 +186,21 @@ def test_a_letter_or_a_scribble_in_one_stroke_is_not_split_into_digits(shipped):
             assert problem is None and reading.number == "" and len(reading.rejected) == 1
 
 
+def test_a_stroke_with_no_sure_digit_at_its_ends_is_left_whole_before_its_inner_cuts_are_read(shipped, monkeypatch):
+    """The "W" written small is wider than ``segment.THROUGH`` line heights and refused whole, so
+    it is cut by columns; but no piece from its left edge reads as a sure digit left of a sure one
+    ending at its right edge, so no cutting of it is scored (``split_touching``), and it is refused."""
+    net, meta = shipped
+    cut, scored = [], []
+    column_lattice, split_touching = segment.column_lattice, segment.split_touching
+    monkeypatch.setattr(segment, "column_lattice", lambda *a, **k: cut.append(1) or column_lattice(*a, **k))
+    monkeypatch.setattr(segment, "split_touching", lambda reader, grid, *a, **k:
+                        scored.append(grid.strokes is None) or split_touching(reader, grid, *a, **k))
+    reading, problem = number.read_strokes(net, meta, threading.Lock(), written(ONE_STROKE["W"], scale=0.5))
+    assert problem is None and reading.number == "" and len(reading.rejected) == 1
+    assert cut == [1] and not any(scored)
+
+
 def test_two_digits_written_in_one_stroke_are_split(shipped, mnist_dir, bench, monkeypatch):
     """30 pairs of MNIST test digits written on the pad, each pair in one stroke, the pen drawing a
     line between them (``bench_pad_read.layout(..., joined=1)``): read with the strokes, at least

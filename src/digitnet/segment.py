@@ -826,13 +826,25 @@ def line(page: _Page, cut_min: float = CUT_MIN) -> _Line:
     return _Line(page, tall, [lattice(page, p, tall, cut_min) for p in pieces], joins, across, marks)
 
 
+def _sure(reader: _Reader, piece: _Piece) -> bool:
+    """Whether the read ``piece`` is surely a digit: not refused, and read with at least
+    ``THROUGH_SURE`` calibrated confidence."""
+    answer = reader.seen[piece]
+    return answer is not None and not answer[2] and answer[1].max() >= THROUGH_SURE
+
+
 def split_strokes(reader: _Reader, tall: int) -> np.ndarray | None:
     """The page's stroke ids ``(H, W)`` with each stroke that writes two digits, the pen not
     lifted between them, split in two at a column; None where no stroke does. Such a stroke is
     wider than ``THROUGH`` line heights ``tall``, the reject option refuses it read whole, and its
     best cutting by columns, as a picture's part is cut (:func:`column_lattice`,
-    :func:`split_touching`), is two digits, neither refused and both read with ``THROUGH_SURE``.
-    Its two halves are then strokes of their own, and the line is read with them as usual."""
+    :func:`split_touching`), is two digits, both :func:`_sure`. Its two halves are then strokes of
+    their own, and the line is read with them as usual.
+
+    The pieces that start at the stroke's left edge and those that end at its right edge are read
+    first: a best cutting of two sure digits starts with one of the first and ends with one of the
+    others, so where no sure one of the first lies left of a sure one of the others, the stroke is
+    left whole without reading the runs between inner cuts, in as little as a third of the time."""
     page = reader.page
     labels, count = page.labels.copy(), len(page.slices)
     cols = np.arange(labels.shape[1])  # (W,)
@@ -844,10 +856,15 @@ def split_strokes(reader: _Reader, tall: int) -> np.ndarray | None:
         if reader.seen[whole] is None or not reader.seen[whole][2]:
             continue
         cut = column_lattice(page, whole, tall, CUT_MIN_DETECTOR)
+        last = len(cut.columns) - 1
+        ends = [(i, j) for i, j, _, _ in cut.runs(tall) if (i == 0) != (j == last)]
+        reader.read([cut.run(i, j) for i, j in ends])
+        sure = [(i, j) for i, j in ends if _sure(reader, cut.run(i, j))]
+        if min((j for i, j in sure if i == 0), default=last) > max((i for i, j in sure if j == last), default=0):
+            continue
         reader.read([cut.run(*r) for r in cut.runs(tall)])
         _, pieces = split_touching(reader, cut, tall)
-        if len(pieces) == 2 and all(not reader.seen[p][2] and reader.seen[p][1].max() >= THROUGH_SURE
-                                    for p in pieces):
+        if len(pieces) == 2 and all(_sure(reader, p) for p in pieces):
             count += 1
             labels[(page.labels == k) & (cols >= pieces[1].x0)] = count  # (H, W) the right digit's own id
     return labels if count > len(page.slices) else None
