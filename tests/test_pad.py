@@ -186,6 +186,31 @@ def test_a_letter_or_a_scribble_in_one_stroke_is_not_split_into_digits(shipped):
             assert problem is None and reading.number == "" and len(reading.rejected) == 1
 
 
+NARROW_PAIRS = {
+    "12": [[(60, 40), (60, 240), (110, 80), (140, 45), (190, 45), (220, 85), (205, 140), (110, 240), (235, 240)]],
+    "17": [[(60, 40), (60, 240), (110, 45), (230, 45), (150, 240)]],
+    "21": [[(40, 80), (70, 45), (120, 45), (150, 85), (135, 140), (40, 240), (165, 240), (210, 40), (210, 240)]],
+    "10": [[(60, 40), (60, 240)] + [(170 + 55 * np.sin(t), 140 - 100 * np.cos(t))
+                                    for t in np.linspace(0, 2 * np.pi, 40)]],
+}
+"""A "1" and another digit written in one stroke, the pen going on from one to the other: 0.85 to
+0.9 times as wide as high, narrower than ``segment.THROUGH`` line heights."""
+
+
+def test_a_one_written_on_into_its_neighbour_in_one_stroke_is_split(shipped, monkeypatch):
+    """Each pair of ``NARROW_PAIRS`` is read as its two digits: the stroke, refused whole, is
+    split at the column whose halves both read with ``segment.THROUGH_NARROW_SURE`` (the best
+    cutting leaves a bit of the line to the "2" on the "1", read at 0.80 and refused). Without
+    the narrow rule, each is refused whole."""
+    net, meta = shipped
+    for narrow in (segment.THROUGH_NARROW, segment.THROUGH):
+        monkeypatch.setattr(segment, "THROUGH_NARROW", narrow)
+        for digits, shape in NARROW_PAIRS.items():
+            reading, problem = number.read_strokes(net, meta, threading.Lock(), written(shape))
+            split = narrow < segment.THROUGH
+            assert problem is None and reading.number == (digits if split else "") and len(reading.parts) == 1 + split
+
+
 def test_a_stroke_with_no_sure_digit_at_its_ends_is_left_whole_before_its_inner_cuts_are_read(shipped, monkeypatch):
     """The "W" written small is wider than ``segment.THROUGH`` line heights and refused whole, so
     it is cut by columns; but no piece from its left edge reads as a sure digit left of a sure one
@@ -208,13 +233,14 @@ def test_two_digits_written_in_one_stroke_are_split(shipped, mnist_dir, bench, m
     net, meta = shipped
     test = load_dataset("mnist", mnist_dir, validation=0, progress=False).test
     X, y = test.X[:60].reshape(30, 2, 28, 28), test.y[:60].reshape(30, 2)
-    right, split = {}, segment.THROUGH
-    for through in (split, np.inf):
-        monkeypatch.setattr(segment, "THROUGH", through)
+    right = {}
+    for widths in ((segment.THROUGH_NARROW, segment.THROUGH), (np.inf, np.inf)):
+        monkeypatch.setattr(segment, "THROUGH_NARROW", widths[0])
+        monkeypatch.setattr(segment, "THROUGH", widths[1])
         rng = np.random.default_rng(0)
-        right[through] = 0
+        right[widths] = 0
         for digits, truth in zip(X, y):
             paths = [bench.written(s, 150, rng) for s in digit_skeletons(digits)]
             _, with_strokes = bench.reads(net, meta, *bench.layout(paths, canvas.reading_pen(150), rng, 30, joined=1))
-            right[through] += with_strokes == "".join(map(str, truth))
-    assert right[split] >= 12 and right[np.inf] == 0
+            right[widths] += with_strokes == "".join(map(str, truth))
+    assert list(right.values())[0] >= 12 and right[np.inf, np.inf] == 0

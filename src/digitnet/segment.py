@@ -33,8 +33,9 @@ The steps, each a function below, in the order :func:`read` runs them::
   never through one, since a digit is written with whole strokes: digits written touching come
   apart where one ends and the next begins, and an "x" or an "A" is not cut into two digits.
   Only a stroke as wide as two digits that is refused whole, and reads as two sure digits cut
-  by columns (:data:`THROUGH`, :data:`THROUGH_SURE`), is split in two first
-  (:func:`split_strokes`): two digits written without lifting the pen.
+  by columns (:data:`THROUGH`, :data:`THROUGH_SURE`; :data:`THROUGH_NARROW`,
+  :data:`THROUGH_NARROW_SURE`), is split in two first (:func:`split_strokes`): two digits
+  written without lifting the pen.
 * **Bent cuts**: where the stroke of one digit reaches over its neighbour's columns, no straight
   cut parts them. In a line of several parts, a part whose straight cuts leave doubt (it reads
   as several digits, or as one with little confidence: :data:`BEND_DOUBT`) is tried with each
@@ -171,6 +172,17 @@ THROUGH = 1.2
 """On a page of strokes, a stroke wider than this many line heights may write two digits without
 the pen lifted between them (:func:`split_strokes`); 3 % of MNIST's digits are wider than 1.2
 times their height (fives 14 %, twos 8 %, zeros 6 %), and they are read whole when not refused."""
+THROUGH_NARROW = 0.8
+"""A stroke from this many line heights wide, up to ``THROUGH``, may write two digits without the
+pen lifted too: a "1" and its neighbour (40 % of MNIST's test digits are wider than 0.8
+times their height, and read whole they are not refused). It is split at a column only where both
+halves read with ``THROUGH_NARROW_SURE``."""
+THROUGH_NARROW_SURE = 0.9999
+"""The confidence both halves of a stroke from ``THROUGH_NARROW`` to ``THROUGH`` line heights wide
+need to be split there. At the best column rather than at the best cutting's own, a letter's
+halves read sure more often: split so from 0.8 line heights at 0.999, 6 of 1,200 held-out
+non-digits written on the pad were read as digits (``bench_pad_read --seed 0`` and ``1``); with
+this bar and up to ``THROUGH`` only, none of 2,400 (seeds 0 to 3) is read otherwise."""
 THROUGH_SURE = 0.999
 """A stroke is split in two only where both digits cut from it are read with at least this
 calibrated confidence, and not refused: cut by columns, a letter, a spiral or a zigzag in one
@@ -826,47 +838,70 @@ def line(page: _Page, cut_min: float = CUT_MIN) -> _Line:
     return _Line(page, tall, [lattice(page, p, tall, cut_min) for p in pieces], joins, across, marks)
 
 
-def _sure(reader: _Reader, piece: _Piece) -> bool:
-    """Whether the read ``piece`` is surely a digit: not refused, and read with at least
-    ``THROUGH_SURE`` calibrated confidence."""
-    answer = reader.seen[piece]
-    return answer is not None and not answer[2] and answer[1].max() >= THROUGH_SURE
+def _sure(reader: _Reader, piece: _Piece, bar: float) -> bool:
+    """Whether the read ``piece`` is surely a digit: not refused, and read with at least ``bar``
+    calibrated confidence."""
+    answer = reader.seen.get(piece)
+    return answer is not None and not answer[2] and answer[1].max() >= bar
+
+
+def _surest_column(reader: _Reader, cut: _Lattice, tall: int, bar: float) -> int | None:
+    """The column of ``cut`` whose two halves, both read, are both :func:`_sure` at ``bar`` and
+    score best together (:func:`_part_score`, each as a part of its own: a "1" cut from the digit
+    after it may be narrow, and a pixel lower than the line), or None where no column's are."""
+    last = len(cut.columns) - 1
+    halves = [(cut.columns[c], cut.run(0, c), cut.run(c, last)) for c in range(1, last)]
+    scored = [(_part_score(reader, a, tall, cut=False) + _part_score(reader, b, tall, cut=False), x)
+              for x, a, b in halves if _sure(reader, a, bar) and _sure(reader, b, bar)]
+    return max(scored)[1] if scored else None
 
 
 def split_strokes(reader: _Reader, tall: int) -> np.ndarray | None:
     """The page's stroke ids ``(H, W)`` with each stroke that writes two digits, the pen not
     lifted between them, split in two at a column; None where no stroke does. Such a stroke is
-    wider than ``THROUGH`` line heights ``tall``, the reject option refuses it read whole, and its
-    best cutting by columns, as a picture's part is cut (:func:`column_lattice`,
-    :func:`split_touching`), is two digits, both :func:`_sure`. Its two halves are then strokes of
-    their own, and the line is read with them as usual.
+    wider than ``THROUGH_NARROW`` line heights ``tall``, the reject option refuses it read whole,
+    and its best cutting by columns, as a picture's part is cut (:func:`column_lattice`,
+    :func:`split_touching`), is two pieces. A stroke wider than ``THROUGH`` is split there where
+    both pieces are :func:`_sure` at ``THROUGH_SURE``; a narrower one (a "1" and its neighbour) at
+    the column whose halves are both sure at ``THROUGH_NARROW_SURE`` and score best
+    (:func:`_surest_column`): the best cutting often leaves a bit of the joining line on the "1".
+    The two halves are then strokes of their own, and the line is read with them as usual.
 
     The pieces that start at the stroke's left edge and those that end at its right edge are read
-    first: a best cutting of two sure digits starts with one of the first and ends with one of the
-    others, so where no sure one of the first lies left of a sure one of the others, the stroke is
-    left whole without reading the runs between inner cuts, in as little as a third of the time."""
+    first: two sure digits start with one of the first and end with one of the others, so where no
+    sure one of the first lies left of a sure one of the others, the stroke is left whole without
+    reading the runs between inner cuts, in as little as a third of the time."""
     page = reader.page
     labels, count = page.labels.copy(), len(page.slices)
     cols = np.arange(labels.shape[1])  # (W,)
     for k, (_, span) in enumerate(page.slices, start=1):
         whole = _Piece(frozenset([k]), 0, labels.shape[1])
-        if span.stop - span.start <= THROUGH * tall:
+        width = span.stop - span.start
+        if width <= THROUGH_NARROW * tall:
             continue
         reader.read([whole])
         if reader.seen[whole] is None or not reader.seen[whole][2]:
             continue
+        wide = width > THROUGH * tall
+        bar = THROUGH_SURE if wide else THROUGH_NARROW_SURE
         cut = column_lattice(page, whole, tall, CUT_MIN_DETECTOR)
         last = len(cut.columns) - 1
         ends = [(i, j) for i, j, _, _ in cut.runs(tall) if (i == 0) != (j == last)]
         reader.read([cut.run(i, j) for i, j in ends])
-        sure = [(i, j) for i, j in ends if _sure(reader, cut.run(i, j))]
+        sure = [(i, j) for i, j in ends if _sure(reader, cut.run(i, j), bar)]
         if min((j for i, j in sure if i == 0), default=last) > max((i for i, j in sure if j == last), default=0):
             continue
         reader.read([cut.run(*r) for r in cut.runs(tall)])
         _, pieces = split_touching(reader, cut, tall)
-        if len(pieces) == 2 and all(_sure(reader, p) for p in pieces):
+        if len(pieces) != 2:
+            continue
+        if wide:
+            at = pieces[1].x0 if all(_sure(reader, p, bar) for p in pieces) else None
+        else:
+            at = _surest_column(reader, cut, tall, bar)
+        if at is not None:
             count += 1
-            labels[(page.labels == k) & (cols >= pieces[1].x0)] = count  # (H, W) the right digit's own id
+            labels[(page.labels == k) & (cols >= at)] = count  # (H, W) the right digit's own id
     return labels if count > len(page.slices) else None
 
 
