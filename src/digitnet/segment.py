@@ -174,9 +174,10 @@ the pen lifted between them (:func:`split_strokes`); 3 % of MNIST's digits are w
 times their height (fives 14 %, twos 8 %, zeros 6 %), and they are read whole when not refused."""
 THROUGH_NARROW = 0.8
 """A stroke from this many line heights wide, up to ``THROUGH``, may write two digits without the
-pen lifted too: a "1" and its neighbour (40 % of MNIST's test digits are wider than 0.8
-times their height, and read whole they are not refused). It is split at a column only where both
-halves read with ``THROUGH_NARROW_SURE``."""
+pen lifted too: a "1" and its neighbour. It is split at a column only where both halves read
+with ``THROUGH_NARROW_SURE``. 40 % of MNIST's test digits are wider than 0.8 times their height:
+written alone in one stroke, the 6,705 at least 0.6 times as wide as high read the same with this
+rule and without."""
 THROUGH_NARROW_SURE = 0.9999
 """The confidence both halves of a stroke from ``THROUGH_NARROW`` to ``THROUGH`` line heights wide
 need to be split there. At the best column rather than at the best cutting's own, a letter's
