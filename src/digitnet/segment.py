@@ -887,9 +887,9 @@ def split_strokes(reader: _Reader, tall: int) -> np.ndarray | None:
         bar = THROUGH_SURE if wide else THROUGH_NARROW_SURE
         cut = column_lattice(page, whole, tall, CUT_MIN_DETECTOR)
         last = len(cut.columns) - 1
-        ends = [(i, j) for i, j, _, _ in cut.runs(tall) if (i == 0) != (j == last)]
-        reader.read([cut.run(i, j) for i, j in ends])
-        sure = [(i, j) for i, j in ends if _sure(reader, cut.run(i, j), bar)]
+        ends = {(i, j): cut.run(i, j) for i, j, _, _ in cut.runs(tall) if (i == 0) != (j == last)}
+        reader.read(list(ends.values()))
+        sure = [(i, j) for (i, j), piece in ends.items() if _sure(reader, piece, bar)]
         if min((j for i, j in sure if i == 0), default=last) > max((i for i, j in sure if j == last), default=0):
             continue
         reader.read([cut.run(*r) for r in cut.runs(tall)])
