@@ -61,7 +61,7 @@ def test_page_without_a_drawing(app_env):
     assert [s.value for s in at.subheader][0] == "Prediction: none"
     assert not at.error
     _, meta = load_model(default_model_path())
-    assert f"{meta['test_accuracy']:.2%} right on mnist's test set" in texts(at)  # from the model file
+    assert f"{meta['test_accuracy']:.2%} right on MNIST's test set" in texts(at)  # from the model file
     assert "A convolutional network: 4 convolution layers and 2 dense layers" in texts(at)
     assert "Draw a digit to see how each layer of the network responds" in texts(at)
 
@@ -166,7 +166,9 @@ def test_pictures_have_the_promised_shapes():
 def test_model_summary_in_plain_words():
     dense = Network([784, 30, 10], activation="sigmoid", output="softmax", cost="cross-entropy", seed=0)
     assert views.summary(dense, {"test_accuracy": 0.9512, "dataset": {"name": "mnist"}}) == \
-        "A fully connected network: 2 dense layers; 95.12% right on mnist's test set."
+        "A fully connected network: 2 dense layers; 95.12% right on MNIST's test set."
+    assert views.summary(dense, {"test_accuracy": 0.8875, "dataset": {"name": "fashion-mnist"}}).endswith(
+        "; 88.75% right on Fashion-MNIST's test set.")
     net, meta = load_model(default_model_path())
     assert views.summary(net, meta).startswith("A convolutional network: 4 convolution layers and 2 dense layers; ")
 

@@ -228,13 +228,16 @@ def percent(p: float) -> str:
     return f"{math.floor(float(p) * 1000 + 1e-9) / 10:.1f}%"
 
 
+_DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+"""How the app writes the dataset names stored in model files."""
+
 _KINDS = {"Conv2D": "convolution", "Dense": "dense", "MaxPool2D": "pooling", "BatchNorm": "batch-norm",
           "Dropout": "dropout"}
 
 
 def summary(net: Network, meta: dict[str, Any]) -> str:
     """The model in one plain sentence, e.g. "A convolutional network: 4 convolution layers and 2
-    dense layers; 99.62% right on mnist's test set." (the layer code is in the model card)."""
+    dense layers; 99.62% right on MNIST's test set." (the layer code is in the model card)."""
     counts: dict[str, int] = {}
     for layer in net.layers:
         kind = _KINDS.get(type(layer).__name__)
@@ -243,7 +246,8 @@ def summary(net: Network, meta: dict[str, Any]) -> str:
     kind = "A convolutional network" if counts.get("convolution") else "A fully connected network"
     parts = [f"{n} {name} layer{'s' * (n != 1)}" for name, n in counts.items()]
     acc = meta.get("test_accuracy")
-    dataset = (meta.get("dataset") or {}).get("name", "its")
+    name = (meta.get("dataset") or {}).get("name", "its")
+    dataset = _DATASET_TITLES.get(name, name)
     score = (f"; {acc:.2%} right on {dataset}'s test set" if isinstance(acc, (int, float))
              else "; no test accuracy recorded")
     return f"{kind}: {' and '.join(parts) or 'no weighted layers'}{score}."
