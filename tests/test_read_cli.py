@@ -2,6 +2,10 @@
 rejected parts, one error line per bad file; ``predict`` and ``evaluate`` with the reject option."""
 
 import json
+import os
+import pty
+import subprocess
+import sys
 
 import numpy as np
 from PIL import Image
@@ -63,6 +67,58 @@ def test_bad_files_get_one_line_each_and_the_rest_are_read(mnist_dir, tmp_path, 
     errors = err.splitlines()
     assert len(errors) == 3 and all(e.startswith("digitnet: error: ") for e in errors)
     assert "blank" in errors[0] and "Traceback" not in err
+
+
+def _digitnet(*argv, stdin):
+    """``digitnet argv...`` in a subprocess whose standard input is ``stdin`` (bytes through a pipe,
+    or a file descriptor)."""
+    pipe = isinstance(stdin, bytes)
+    return subprocess.run([sys.executable, "-m", "digitnet", *argv], input=stdin if pipe else None,
+                          stdin=None if pipe else stdin, capture_output=True, timeout=120)
+
+
+def test_a_dash_reads_the_image_piped_to_standard_input(mnist_dir, tmp_path):
+    test = load_dataset("mnist", mnist_dir, validation=0).test
+    path = tmp_path / "n.png"
+    number_png(path, test.X[:4].reshape(-1, 28, 28))
+    png = path.read_bytes()
+    run = _digitnet("read", "-", str(path), stdin=png)
+    assert run.returncode == 0 and run.stdout.decode().splitlines() == ["- 7210", f"{path} 7210"]
+    single = tmp_path / "7.png"
+    number_png(single, test.X[:1].reshape(-1, 28, 28))
+    run = _digitnet("predict", "--json", "-", stdin=single.read_bytes())
+    assert run.returncode == 0 and json.loads(run.stdout)["path"] == "-" and json.loads(run.stdout)["digit"] == 7
+
+    def error(*argv, stdin):
+        run = _digitnet(*argv, stdin=stdin)
+        lines = run.stderr.decode().splitlines()
+        assert run.returncode == 2 and run.stdout == b"" and len(lines) == 1, run.stderr
+        return lines[0]
+
+    assert error("read", "-", stdin=b"") == "digitnet: error: standard input is empty: no image was piped in"
+    assert error("predict", "-", stdin=b"not an image") == \
+        "digitnet: error: cannot read image from standard input: cannot identify image file"
+    assert error("read", "-", "-", stdin=png) == "digitnet: error: standard input holds one image: give - once"
+    main, other = pty.openpty()  # a terminal: nothing was piped in, so nothing waits for a keyboard
+    try:
+        assert "standard input is a terminal" in error("read", "-", stdin=other)
+    finally:
+        os.close(main)
+        os.close(other)
+
+
+def test_standard_input_is_read_up_to_an_image_s_size_and_no_further(monkeypatch, capsys):
+    """At most the bytes of an uncompressed image at the pixel limit, and a MiB for its headers,
+    are read: an endless stream is refused, not held in memory."""
+    import io
+
+    from digitnet import preprocess
+
+    monkeypatch.setattr(preprocess, "MAX_PIXELS", 1000)  # 4,000 bytes of pixels and 1 MiB
+    endless = io.BufferedReader(io.BytesIO(b"\0" * (4000 + (1 << 20) + 1)))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(endless))
+    assert cli.main(["read", "-"]) == 2
+    assert capsys.readouterr().err == "digitnet: error: standard input holds more than 1 MiB: too large for an image\n"
 
 
 def test_predict_says_not_a_digit_and_no_reject_turns_it_off(mnist_dir, tmp_path, capsys):

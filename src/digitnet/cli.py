@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import io
 import json
 import shlex
 import sys
@@ -193,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "light, any size) with the same preprocessing as the app. Prints "
                                    "'path digit confidence' per image; a file that fails gets one line on "
                                    "stderr and the exit code 2, and the others are still read.")
-    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files, one digit each")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files, one digit each (-: standard input)")
     p.add_argument("--model", type=Path, help="model file (default: the model shipped with digitnet)")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per line: path, digit (null: not a digit, with a reason), "
@@ -205,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(strokes of one digit joined, touching digits split) and each is read "
                                    "like 'predict' does. Prints 'path number' per image; parts that are "
                                    "not digits are left out and counted.")
-    r.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files, one number each")
+    r.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files, one number each (-: standard input)")
     r.add_argument("--model", type=Path, help="model file (default: the model shipped with digitnet)")
     r.add_argument("--json", action="store_true",
                    help="one JSON object per line: path, number, digits, boxes, confidences, rejected parts")
@@ -452,18 +453,49 @@ def _load_for_reading(path: Path | None) -> tuple[Network, dict[str, Any]]:
     return net, meta
 
 
+STDIN = Path("-")
+"""The image path that stands for standard input: ``digitnet read - < number.png``."""
+
+
+def _stdin_bytes() -> bytes:
+    """Everything piped to standard input, at most the bytes of an uncompressed image at the pixel
+    limit; a terminal, nothing or more than that is refused (``ValueError``)."""
+    from .preprocess import MAX_PIXELS
+
+    most = 4 * MAX_PIXELS + (1 << 20)  # RGBA pixels and room for the headers
+    if sys.stdin is None or sys.stdin.isatty():
+        raise ValueError("standard input is a terminal: pipe an image in, as in digitnet read - < number.png")
+    data = sys.stdin.buffer.read(most + 1)
+    if not data:
+        raise ValueError("standard input is empty: no image was piped in")
+    if len(data) > most:
+        raise ValueError(f"standard input holds more than {most >> 20} MiB: too large for an image")
+    return data
+
+
 def _read_image(path: Path):
-    """The decoded image at ``path``; a FIFO, device or folder is refused unread (``ValueError``)."""
+    """The decoded image at ``path`` (``-``: standard input); a FIFO, device or folder is refused
+    unread (``ValueError``)."""
     from .preprocess import load_image
 
+    if path == STDIN:
+        return load_image(io.BytesIO(_stdin_bytes()), name="from standard input")
     kind = safeio.not_regular(path)
     if kind:  # a FIFO would block the read forever, a device never end
         raise ValueError(f"{path} is {kind}, not an image file")
     return load_image(path)
 
 
+def _images(paths: list[Path]) -> list[Path]:
+    """``paths`` as given; standard input holds one image, so ``-`` may be named once."""
+    if paths.count(STDIN) > 1:
+        raise UsageError("standard input holds one image: give - once")
+    return paths
+
+
 def _image_error(path: Path, e: ValueError) -> None:
-    message = str(e) if str(path) in str(e) else f"{path}: {e}"  # load_image names the file
+    name = "standard input" if path == STDIN else str(path)
+    message = str(e) if name in str(e) else f"{name}: {e}"  # load_image names the file
     print(f"digitnet: error: {message}", file=sys.stderr)
 
 
@@ -472,7 +504,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     net, meta = _load_for_reading(args.model)
     failed = 0
-    for path in args.images:
+    for path in _images(args.images):
         try:
             x = to_mnist(_read_image(path))  # (784,)
         except ValueError as e:  # unreadable, not an image, too large, blank
@@ -498,7 +530,7 @@ def cmd_read(args: argparse.Namespace) -> int:
 
     net, meta = _load_for_reading(args.model)
     failed = 0
-    for path in args.images:
+    for path in _images(args.images):
         try:
             reading = read(net, meta, _read_image(path), use_reject=not args.no_reject)
         except ValueError as e:  # unreadable, not an image, too large, blank

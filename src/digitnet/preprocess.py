@@ -407,7 +407,7 @@ def centre_by_mass(digit: np.ndarray) -> np.ndarray:
     return field
 
 
-def load_image(path: str | PathLike[str] | BinaryIO) -> np.ndarray:
+def load_image(path: str | PathLike[str] | BinaryIO, name: str | None = None) -> np.ndarray:
     """Read an image file (PNG, JPEG, GIF, BMP, TIFF, WebP...) with Pillow.
 
     The pixel count is checked from the header before any pixel is decoded; more than
@@ -417,6 +417,7 @@ def load_image(path: str | PathLike[str] | BinaryIO) -> np.ndarray:
     Parameters
     ----------
     path : path or binary file object
+    name : what error messages call the image (default: ``path``), e.g. "standard input"
 
     Returns
     -------
@@ -439,7 +440,8 @@ def load_image(path: str | PathLike[str] | BinaryIO) -> np.ndarray:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ValueError(f"image too large: {one_line(e)}") from None
     except (OSError, SyntaxError, ValueError, TypeError, EOFError) as e:
-        raise ValueError(f"cannot read image {path}: {one_line(e)}") from None
+        reason = one_line(e) if name is None else one_line(e).replace(f" {path!r}", "")  # no object address
+        raise ValueError(f"cannot read image {path if name is None else name}: {reason}") from None
     raise ValueError(f"image too large: {w} x {h} = {w * h} pixels, more than {MAX_PIXELS}")
 
 
