@@ -319,6 +319,27 @@ def test_training_a_network_with_convolutions_holds_openblas_to_one_thread():
         assert blas.threads() == 2 or blas._openblas() is None
 
 
+def test_the_loaded_openblases_are_found_again_only_after_an_import(monkeypatch):
+    """Finding them reads the process's shared libraries: once, then again after each import."""
+    import sys
+    import types
+
+    import threadpoolctl
+
+    scans = []
+    real = threadpoolctl.ThreadpoolController
+    monkeypatch.setattr(blas, "ThreadpoolController", lambda: scans.append(1) or real())
+    first = blas._openblases()
+    assert blas._openblases() is first and blas._openblases() is first
+    before = len(scans)
+    monkeypatch.setitem(sys.modules, "digitnet_test_new_module", types.ModuleType("digitnet_test_new_module"))
+    again = blas._openblases()
+    assert len(scans) == before + 1 and again is not first
+    assert [c.filepath for c in again] == [c.filepath for c in first]
+    with blas.own_threads():
+        assert blas._openblases() is again and len(scans) == before + 1
+
+
 def test_the_openblas_of_numpy_is_found_in_either_order_and_passes_hold_every_openblas(monkeypatch):
     """SciPy's wheels load an OpenBLAS of their own, listed before or after NumPy's as the hash
     seed falls: taking the first held SciPy's to one thread in half the runs, and NumPy's

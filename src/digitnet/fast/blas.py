@@ -26,6 +26,7 @@ cache while several operations run over them.
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -50,9 +51,22 @@ MIN_ROWS = 64
 TILE_ROWS = 16
 
 
+_loaded: tuple[int, list] = (-1, [])  # (len(sys.modules) when scanned, the controllers found)
+
+
 def _openblases() -> list:
-    """The controllers of every OpenBLAS loaded in the process (NumPy's; SciPy's wheels bring their own)."""
-    return ThreadpoolController().select(internal_api="openblas").lib_controllers
+    """The controllers of every OpenBLAS loaded in the process (NumPy's; SciPy's wheels bring their own).
+
+    Finding them reads the process's list of shared libraries (about a millisecond), so the list
+    is kept and found again only after a module was imported: a BLAS comes with the extension
+    module that links it (``import scipy.ndimage`` brings SciPy's)."""
+    global _loaded
+    modules, found = _loaded
+    if modules != len(sys.modules):
+        modules = len(sys.modules)
+        found = ThreadpoolController().select(internal_api="openblas").lib_controllers
+        _loaded = (modules, found)
+    return found
 
 
 @functools.cache
