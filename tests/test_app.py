@@ -210,6 +210,18 @@ def test_right_confirms_the_answer_shown_and_the_sidebar_turns_not_a_digit_off(a
     assert (saved.label, saved.answer, saved.confidence, saved.source) == (NOT_A_DIGIT, NOT_A_DIGIT, None, "canvas")
 
 
+def test_a_scribble_over_the_whole_pad_is_no_digit_and_the_page_says_why(app_env):
+    """Ink over the pad's edges leaves no background to tell a digit from: no answer, and a line
+    that says so (not the silence of an empty pad)."""
+    at = run_app()
+    at.session_state["pad"] = {"strokes": [[[x, 0 if i % 2 else 280] for i, x in enumerate(range(0, 281, 20))]]}
+    at = at.run()
+    assert not at.exception, at.exception
+    assert at.subheader[0].value == "Prediction: none"
+    assert [e.value for e in at.error] == ["No digit found: the drawing covers the pad's edges. "
+                                           "Draw the digit inside the pad."]
+
+
 def test_the_page_says_not_a_digit_where_the_models_reject_option_does(mnist_dir):
     """The page asks ``digitnet.reject``: the shipped model (with its detector) reads a real MNIST
     digit and calls a scribble not a digit, by its detector, though its best guess scores high (the

@@ -159,7 +159,7 @@ def test_a_drawing_read_before_is_not_read_again(app_env, monkeypatch):
 
 def test_scribbles_across_the_pad_are_answered_at_once(shipped, monkeypatch):
     """A zigzag across the pad is one part too long to be digits: not cut, read whole, not a
-    digit. Six short zigzags side by side, each one stroke, are never cut through (cut as a
+    digit; one from the pad's top edge to its bottom edge leaves no background to read against. Six short zigzags side by side, each one stroke, are never cut through (cut as a
     picture, they make over a thousand candidates): six parts, each not a digit. A drawing with
     too many candidates to read in good time (``segment.MAX_PIECES``) gets one line."""
     across = [[(20.0 + 4 * i, 140.0 + 30 * (i % 2)) for i in range(200)]]
@@ -168,6 +168,9 @@ def test_scribbles_across_the_pad_are_answered_at_once(shipped, monkeypatch):
     short = [[(20.0 + 135 * k + 4 * i, 140.0 + 14 * (i % 2)) for i in range(30)] for k in range(6)]
     reading, problem = number.read_strokes(*shipped, short)
     assert problem is None and reading.number == "" and len(reading.rejected) == 6
+    edges = [[(float(x), 0.0 if i % 2 else 280.0) for i, x in enumerate(range(0, number.WIDTH + 1, 20))]]
+    assert number.read_strokes(*shipped, edges) == (
+        None, "No number found: the drawing covers the pad's edges. Write the digits inside the pad.")
     monkeypatch.setattr(number.segment, "MAX_PIECES", 3)
     reading, problem = number.read_strokes(*shipped, written(STROKES[7], STROKES[0], STROKES[4], STROKES[1]))
     assert reading is None and re.fullmatch(r"Cannot read this drawing: too many ways to cut this into digits "

@@ -16,6 +16,7 @@ from digitnet import preprocess
 from digitnet.preprocess import (
     CENTRE,
     BlankImageError,
+    NoBackgroundError,
     centre_by_mass,
     check_ink,
     crop_to_ink,
@@ -448,6 +449,30 @@ def test_to_mnist_single_faint_dot_raises():
 
 def test_blank_image_error_is_a_value_error():
     assert issubclass(BlankImageError, ValueError)
+
+
+def _zigzag_to_the_edges() -> np.ndarray:
+    """A canvas scribbled over from its top edge to its bottom edge and back, 14 times."""
+    im = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    ImageDraw.Draw(im).line([(x, 0 if i % 2 else 279) for i, x in enumerate(range(0, 281, 20))],
+                            fill=(255, 255, 255, 255), width=18, joint="curve")
+    return np.asarray(im)
+
+
+def test_ink_without_a_plain_background_is_no_digit_and_says_so():
+    """A texture of blobs on black and white, and a scribble over the whole pad, have no paper
+    to tell the ink from: no digit, and not called blank. A blank page still is."""
+    from scipy.ndimage import gaussian_filter
+
+    noise = gaussian_filter(np.random.default_rng(0).random((120, 400)), 3)
+    blobs = np.where(noise > noise.mean(), 255, 0).astype(np.uint8)
+    for image in (blobs, _zigzag_to_the_edges()):
+        with pytest.raises(NoBackgroundError, match="^no digit found: no plain background around the ink$"):
+            to_mnist(image)
+    for blank in (np.full((120, 400), 255, np.uint8), np.zeros((280, 280, 4), np.uint8)):
+        with pytest.raises(BlankImageError, match="the image is blank") as caught:
+            to_mnist(blank)
+        assert not isinstance(caught.value, NoBackgroundError)
 
 
 IMAGE_DTYPES = st.sampled_from([np.uint8, np.float32, np.bool_])

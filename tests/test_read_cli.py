@@ -61,12 +61,15 @@ def test_bad_files_get_one_line_each_and_the_rest_are_read(mnist_dir, tmp_path, 
     number_png(good, test.X[:2].reshape(-1, 28, 28))
     Image.new("L", (90, 60), 255).save(blank)
     text.write_text("not an image")
-    assert cli.main(["read", str(blank), str(good), str(text), str(tmp_path)]) == 2
+    checks = tmp_path / "checks.png"  # ink to every edge: no paper to read it on
+    Image.fromarray(np.kron(np.indices((6, 20)).sum(axis=0) % 2, np.ones((20, 20))).astype(np.uint8) * 255).save(checks)
+    assert cli.main(["read", str(blank), str(good), str(text), str(tmp_path), str(checks)]) == 2
     out, err = capsys.readouterr()
     assert out.splitlines() == [f"{good} 72"]
     errors = err.splitlines()
-    assert len(errors) == 3 and all(e.startswith("digitnet: error: ") for e in errors)
+    assert len(errors) == 4 and all(e.startswith("digitnet: error: ") for e in errors)
     assert "blank" in errors[0] and "Traceback" not in err
+    assert errors[3] == f"digitnet: error: {checks}: no digit found: no plain background around the ink"
 
 
 def _digitnet(*argv, stdin):

@@ -35,6 +35,7 @@ from .strokes import INK, render, skeleton, stroke_width, working_copy
 __all__ = [
     "MAX_PIXELS",
     "BlankImageError",
+    "NoBackgroundError",
     "to_mnist",
     "ink_to_mnist",
     "load_image",
@@ -87,6 +88,19 @@ class BlankImageError(ValueError):
     """The image holds no (or almost no) ink: nothing to predict."""
 
 
+class NoBackgroundError(BlankImageError):
+    """The image holds ink but no plain background to tell it from: its border is as marked as
+    the rest (a texture, a pattern, a scribble over the whole pad), so no digit stands out."""
+
+
+def _without_paper(values: np.ndarray) -> np.ndarray:
+    """What :func:`normalise_polarity` and :func:`flatten_background` return when the paper's
+    noise reaches full ink: zeros for a flat image (blank), else :class:`NoBackgroundError`."""
+    if float(values.max() - values.min()) > INK_LEVEL:
+        raise NoBackgroundError("no digit found: no plain background around the ink")
+    return np.zeros_like(values)
+
+
 def to_mnist(image: np.ndarray | Image.Image) -> np.ndarray:
     """Prepare one image of a digit as an MNIST input.
 
@@ -105,7 +119,8 @@ def to_mnist(image: np.ndarray | Image.Image) -> np.ndarray:
     Raises
     ------
     BlankImageError
-        There is no digit to read (a ``ValueError``).
+        There is no digit to read (a ``ValueError``); :class:`NoBackgroundError` where there is
+        ink but no plain background around it.
     ValueError
         The array is not an image (bad shape or dtype, NaN or infinity).
     """
@@ -198,7 +213,8 @@ def normalise_polarity(gray: np.ndarray) -> np.ndarray:
     ``NOISE_SIGMAS`` times its noise (the border's median, and its robust standard deviation
     from the median absolute deviation) becomes 0 and the rest is stretched back to [0, 1]:
     grey, grainy paper in a photo becomes black rather than faint ink everywhere. A clean canvas
-    has a flat border, so for it this is only the inversion, if any.
+    has a flat border, so for it this is only the inversion, if any. A border as varied as the
+    ink (the paper's noise reaching full ink) leaves no paper: :class:`NoBackgroundError`.
     """
     border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
     if float(np.percentile(border, 75) - np.percentile(border, 25)) > UNEVEN_PAPER:
@@ -211,7 +227,7 @@ def normalise_polarity(gray: np.ndarray) -> np.ndarray:
     sigma = 1.4826 * float(np.median(np.abs(border - background)))  # robust std of the paper
     floor = background + NOISE_SIGMAS * sigma
     if floor >= 1.0:
-        return np.zeros_like(gray)
+        return _without_paper(gray)
     return np.clip((gray - floor) / (1.0 - floor), 0.0, 1.0, dtype=gray.dtype)
 
 
@@ -261,7 +277,7 @@ def flatten_background(gray: np.ndarray) -> np.ndarray:
     background = float(np.median(border))
     floor = background + NOISE_SIGMAS * 1.4826 * float(np.median(np.abs(border - background)))
     if floor >= 1.0:
-        return np.zeros_like(gray)
+        return _without_paper(ink)
     return np.clip((ink - floor) / (1.0 - floor), 0.0, 1.0, dtype=gray.dtype)
 
 

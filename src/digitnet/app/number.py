@@ -26,7 +26,7 @@ import streamlit as st
 
 from digitnet import segment
 from digitnet.app import canvas, views
-from digitnet.preprocess import BlankImageError
+from digitnet.preprocess import BlankImageError, NoBackgroundError
 
 DIGIT, NUMBER = "Digit", "Number"
 """The two modes of the Draw page, as the switch shows them."""
@@ -134,6 +134,8 @@ def read_strokes(net: Any, meta: dict[str, Any], lock: threading.Lock, strokes: 
             reading = segment.read(net, meta, canvas.rasterize(strokes, WIDTH, pen), use_reject,
                                    canvas.stroke_ids(strokes, WIDTH, pen))
         return as_drawn(reading, (canvas.PEN - pen) / 2), None
+    except NoBackgroundError:
+        return None, "No number found: the drawing covers the pad's edges. Write the digits inside the pad."
     except BlankImageError:
         return None, "Too little ink to read: write the digits larger."
     except ValueError as e:

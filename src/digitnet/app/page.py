@@ -29,7 +29,7 @@ from digitnet.data import DataError, Split, evaluation_dataset, load_test_set
 from digitnet.models import default_model_path
 from digitnet.nn.network import Network, confusion_matrix
 from digitnet.persistence import ModelFileError, load_model
-from digitnet.preprocess import BlankImageError, load_image, to_mnist
+from digitnet.preprocess import BlankImageError, NoBackgroundError, load_image, to_mnist
 
 MAX_UPLOAD_MB = 20
 EXAMPLES_SHOWN = 200
@@ -360,10 +360,14 @@ def _workbench_parts(path: Path, mtime: float, threshold: float, use_reject: boo
         image, problem = _read_input()
     x = None
     if image is not None:
+        upload = st.session_state.get("source") == "Upload an image"
         try:
             x = to_mnist(image)  # (784,)
+        except NoBackgroundError:
+            problem = ("No digit found in this image: there is no plain background around the ink." if upload
+                       else "No digit found: the drawing covers the pad's edges. Draw the digit inside the pad.")
         except BlankImageError:
-            if st.session_state.get("source") == "Upload an image":
+            if upload:  # an empty pad is not a problem: nothing is drawn yet
                 problem = "No digit found in this image: it looks blank."
         except ValueError as e:
             problem = f"Cannot use this image: {views.one_line(e)}"
