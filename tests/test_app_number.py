@@ -159,9 +159,10 @@ def test_a_drawing_read_before_is_not_read_again(app_env, monkeypatch):
 
 def test_scribbles_across_the_pad_are_answered_at_once(shipped, monkeypatch):
     """A zigzag across the pad is one part too long to be digits: not cut, read whole, not a
-    digit; one from the pad's top edge to its bottom edge leaves no background to read against. Six short zigzags side by side, each one stroke, are never cut through (cut as a
-    picture, they make over a thousand candidates): six parts, each not a digit. A drawing with
-    too many candidates to read in good time (``segment.MAX_PIECES``) gets one line."""
+    digit; one from the pad's top edge to its bottom edge leaves no background to read against.
+    Six short zigzags side by side, each one stroke, are never cut through (cut as a picture, they
+    make over a thousand candidates): six parts, each not a digit. A drawing with too many
+    candidates to read in good time (``segment.MAX_PIECES``) gets one line."""
     across = [[(20.0 + 4 * i, 140.0 + 30 * (i % 2)) for i in range(200)]]
     reading, problem = number.read_strokes(*shipped, across)
     assert problem is None and reading.number == "" and len(reading.rejected) == 1

@@ -1,6 +1,7 @@
 """``digitnet read``: the number in each image file, JSON with digits, boxes, confidences and
 rejected parts, one error line per bad file; ``predict`` and ``evaluate`` with the reject option."""
 
+import io
 import json
 import os
 import pty
@@ -62,7 +63,8 @@ def test_bad_files_get_one_line_each_and_the_rest_are_read(mnist_dir, tmp_path, 
     Image.new("L", (90, 60), 255).save(blank)
     text.write_text("not an image")
     checks = tmp_path / "checks.png"  # ink to every edge: no paper to read it on
-    Image.fromarray(np.kron(np.indices((6, 20)).sum(axis=0) % 2, np.ones((20, 20))).astype(np.uint8) * 255).save(checks)
+    squares = np.kron(np.indices((6, 20)).sum(axis=0) % 2, np.ones((20, 20)))  # (120, 400) of 0 and 1
+    Image.fromarray(squares.astype(np.uint8) * 255).save(checks)
     assert cli.main(["read", str(blank), str(good), str(text), str(tmp_path), str(checks)]) == 2
     out, err = capsys.readouterr()
     assert out.splitlines() == [f"{good} 72"]
@@ -112,9 +114,7 @@ def test_a_dash_reads_the_image_piped_to_standard_input(mnist_dir, tmp_path):
 
 def test_standard_input_is_read_up_to_an_image_s_size_and_no_further(monkeypatch, capsys):
     """At most the bytes of an uncompressed image at the pixel limit, and a MiB for its headers,
-    are read: an endless stream is refused, not held in memory."""
-    import io
-
+    are read: a longer stream is refused there, not held in memory to its end."""
     from digitnet import preprocess
 
     monkeypatch.setattr(preprocess, "MAX_PIXELS", 1000)  # 4,000 bytes of pixels and 1 MiB

@@ -194,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "light, any size) with the same preprocessing as the app. Prints "
                                    "'path digit confidence' per image; a file that fails gets one line on "
                                    "stderr and the exit code 2, and the others are still read.")
-    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files, one digit each (-: standard input)")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE",
+                   help="image files, one digit each (-: standard input)")
     p.add_argument("--model", type=Path, help="model file (default: the model shipped with digitnet)")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per line: path, digit (null: not a digit, with a reason), "
@@ -206,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(strokes of one digit joined, touching digits split) and each is read "
                                    "like 'predict' does. Prints 'path number' per image; parts that are "
                                    "not digits are left out and counted.")
-    r.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files, one number each (-: standard input)")
+    r.add_argument("images", nargs="+", type=Path, metavar="IMAGE",
+                   help="image files, one number each (-: standard input)")
     r.add_argument("--model", type=Path, help="model file (default: the model shipped with digitnet)")
     r.add_argument("--json", action="store_true",
                    help="one JSON object per line: path, number, digits, boxes, confidences, rejected parts")
